@@ -1,0 +1,84 @@
+"""One root error; every subclass has one OCI error code and one HTTP status.
+
+The wire form of each error is registered once, here (the model is distribution's
+``registry/api/errcode``): handlers raise, :func:`gatekeeper.server.errors` renders.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class GatekeeperError(Exception):
+    """Root of every error gatekeeper raises on purpose."""
+
+    code: ClassVar[str] = "UNKNOWN"
+    status: ClassVar[int] = 500
+
+    def __init__(self, message: str, detail: Any = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.detail = detail
+
+
+class NameInvalid(GatekeeperError):
+    code = "NAME_INVALID"
+    status = 400
+
+
+class TagInvalid(GatekeeperError):
+    code = "TAG_INVALID"
+    status = 400
+
+
+class DigestInvalid(GatekeeperError):
+    code = "DIGEST_INVALID"
+    status = 400
+
+
+class ManifestInvalid(GatekeeperError):
+    code = "MANIFEST_INVALID"
+    status = 400
+
+
+class SizeInvalid(GatekeeperError):
+    """A body larger than gatekeeper is willing to read (manifests, artifacts)."""
+
+    code = "SIZE_INVALID"
+    status = 413
+
+
+class RouteNotFound(GatekeeperError):
+    code = "NOT_FOUND"
+    status = 404
+
+
+class Unsupported(GatekeeperError):
+    code = "UNSUPPORTED"
+    status = 405
+
+
+class Denied(GatekeeperError):
+    code = "DENIED"
+    status = 403
+
+
+class Unavailable(GatekeeperError):
+    """The upstream registry could not be reached or did not answer in time."""
+
+    code = "UNAVAILABLE"
+    status = 503
+
+
+class UpstreamProtocolError(GatekeeperError):
+    """The upstream answered, but not as the distribution spec says it must."""
+
+    code = "UNAVAILABLE"
+    status = 502
+
+
+class ConfigError(GatekeeperError):
+    """Invalid settings or policy: reported at start-up or reload, never on the wire."""
+
+    code = "CONFIG_INVALID"
+    status = 500

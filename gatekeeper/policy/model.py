@@ -1,0 +1,157 @@
+"""The compiled policy and the values that flow through a decision (all frozen)."""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+
+
+class Mode(enum.Enum):
+    ENFORCE = "enforce"
+    DRY_RUN = "dry-run"
+
+
+class RuleAction(enum.Enum):
+    """What a matching rule does: check the image (``allow``) or refuse outright."""
+
+    ALLOW = "allow"
+    DENY = "deny"
+
+
+class Action(enum.Enum):
+    """What the client is doing."""
+
+    PULL = "pull"
+    PUSH = "push"
+
+
+class Outcome(enum.Enum):
+    ALLOW = "allow"
+    DENY = "deny"
+
+
+class EvidenceKind(enum.Enum):
+    """Evidence a rule needs gathered before it can decide."""
+
+    SIGNATURES = "signatures"
+    SCAN = "scan"
+    IMAGE = "image"
+
+
+@dataclass(frozen=True, slots=True)
+class TagPolicy:
+    deny: tuple[str, ...] = ()  # glob patterns, matched case-insensitively
+    allow: tuple[re.Pattern[str], ...] = ()  # regexes; when present a tag must match one
+    require_digest: bool = False  # refuse every pull by tag
+    immutable: bool = False  # refuse moving an existing tag to another digest on push
+
+
+@dataclass(frozen=True, slots=True)
+class KeylessIdentity:
+    """A Fulcio certificate identity: issuer plus exact subject or subject regex."""
+
+    issuer: str
+    subject: str | None = None
+    subject_regex: re.Pattern[str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SignaturePolicy:
+    keys: tuple[Path, ...] = ()  # absolute paths (resolved against the policy file)
+    keyless: tuple[KeylessIdentity, ...] = ()
+    threshold: int = 1
+    transparency_log: str = "optional"  # "optional" | "required"
+    trusted_root: Path | None = None  # None: Sigstore production root
+
+
+@dataclass(frozen=True, slots=True)
+class IgnoredVulnerability:
+    id: str
+    reason: str
+    until: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ScanPolicy:
+    deny_severities: tuple[str, ...] = ("CRITICAL",)
+    require_verdict: bool = True
+    max_age: timedelta | None = None
+    ignore_unfixed: bool = False
+    ignore: tuple[IgnoredVulnerability, ...] = ()
+    scanner: str | None = None  # Harbor Pluggable Scanner API base URL
+
+
+@dataclass(frozen=True, slots=True)
+class ImagePolicy:
+    """Docker security checklist items checked from the image config."""
+
+    user: str | None = None  # "non-root" | "any"
+    forbid_secrets_in_env: bool = False
+    require_healthcheck: bool = False
+    max_age: timedelta | None = None
+    forbid_add_from_url: bool = False
+    max_size_bytes: int | None = None
+    trusted_bases: tuple[str, ...] = ()
+    required_labels: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    name: str
+    repositories: tuple[str, ...]  # globs as written
+    matchers: tuple[re.Pattern[str], ...]  # compiled from ``repositories``
+    action: RuleAction = RuleAction.ALLOW
+    mode: Mode | None = None  # overrides the file's mode for this rule
+    tags: TagPolicy = field(default_factory=TagPolicy)
+    signatures: SignaturePolicy | None = None
+    scan: ScanPolicy | None = None
+    image: ImagePolicy | None = None
+    source: str = ""  # "file:line" where the rule was written
+
+    def matches(self, repository: str) -> bool:
+        return any(m.fullmatch(repository) for m in self.matchers)
+
+    @property
+    def needs(self) -> frozenset[EvidenceKind]:
+        """Evidence to gather before deciding (nothing for a deny rule)."""
+        if self.action is RuleAction.DENY:
+            return frozenset()
+        kinds = set()
+        if self.signatures is not None:
+            kinds.add(EvidenceKind.SIGNATURES)
+        if self.scan is not None:
+            kinds.add(EvidenceKind.SCAN)
+        if self.image is not None:
+            kinds.add(EvidenceKind.IMAGE)
+        return frozenset(kinds)
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    mode: Mode
+    rules: tuple[Rule, ...]
+    fingerprint: str  # sha256 over the policy sources and the trust material they name
+    sources: tuple[str, ...] = ()
+    forced_dry_run: bool = False  # ``serve --dry-run``: every rule warns, none refuses
+
+    def match(self, repository: str) -> Rule | None:
+        """First rule whose repositories match decides; None means deny."""
+        for rule in self.rules:
+            if rule.matches(repository):
+                return rule
+        return None
+
+    def force_dry_run(self) -> Policy:
+        """The same policy with dry-run forced on every rule (``serve --dry-run``)."""
+        return Policy(Mode.DRY_RUN, self.rules, self.fingerprint, self.sources, True)
+
+    def mode_for(self, rule: Rule | None) -> Mode:
+        """The mode a decision under ``rule`` runs in."""
+        if self.forced_dry_run:
+            return Mode.DRY_RUN
+        if rule is not None and rule.mode is not None:
+            return rule.mode
+        return self.mode
