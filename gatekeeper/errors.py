@@ -6,14 +6,14 @@ The wire form of each error is registered once, here (the model is distribution'
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 
 class GatekeeperError(Exception):
     """Root of every error gatekeeper raises on purpose."""
 
-    code: ClassVar[str] = "UNKNOWN"
-    status: ClassVar[int] = 500
+    code: str = "UNKNOWN"
+    status: int = 500
 
     def __init__(self, message: str, detail: Any = None) -> None:
         super().__init__(message)
@@ -75,6 +75,15 @@ class UpstreamProtocolError(GatekeeperError):
 
     code = "UNAVAILABLE"
     status = 502
+
+
+class HttpError(GatekeeperError):
+    """An HTTP-level refusal (bad method, bad request line) rendered in OCI form."""
+
+    def __init__(self, code: str, status: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.status = status
 
 
 class ConfigError(GatekeeperError):

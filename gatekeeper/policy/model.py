@@ -115,6 +115,11 @@ class Rule:
         return any(m.fullmatch(repository) for m in self.matchers)
 
     @property
+    def admits_everything(self) -> bool:
+        """An allow rule with no checks: nothing under it can be refused."""
+        return self.action is RuleAction.ALLOW and self.tags == TagPolicy() and not self.needs
+
+    @property
     def needs(self) -> frozenset[EvidenceKind]:
         """Evidence to gather before deciding (nothing for a deny rule)."""
         if self.action is RuleAction.DENY:

@@ -1,0 +1,45 @@
+# The two commands: `make demo` and `make test`. Both install what they need.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEBIAN := docker-registry:docker-registry skopeo:skopeo wrk:wrk ab:apache2-utils \
+          nginx:nginx-light redis-server:redis-server
+
+.PHONY: test demo bench lint typecheck unit integration deps venv clean
+
+test: deps venv lint typecheck
+	$(BIN)/pytest -q
+
+demo: deps venv
+	$(BIN)/python -m demo
+
+bench: deps venv
+	$(BIN)/python bench/run.py
+
+lint: venv
+	$(BIN)/ruff check gatekeeper tests bench demo
+	$(BIN)/ruff format --check gatekeeper tests bench demo
+
+typecheck: venv
+	$(BIN)/mypy --strict gatekeeper
+
+unit: venv
+	$(BIN)/pytest -q tests/unit
+
+integration: deps venv
+	$(BIN)/pytest -q tests/integration
+
+deps:
+	@bash scripts/ensure-debian-packages.sh $(DEBIAN)
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache *.egg-info

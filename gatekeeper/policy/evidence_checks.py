@@ -1,0 +1,63 @@
+"""Checks against gathered evidence (pull only): signatures, scan verdicts, image facts.
+
+A kind of evidence the rule needs but that could not be gathered refuses the request:
+the gate fails closed.
+"""
+
+from __future__ import annotations
+
+from gatekeeper.policy.checks import CheckResult, combine, note, plural, refuse
+from gatekeeper.policy.evidence import AdmissionRequest, Evidence, SignatureEvidence
+from gatekeeper.policy.image_checks import check_image
+from gatekeeper.policy.model import EvidenceKind, Rule, SignaturePolicy
+from gatekeeper.policy.scan_checks import check_scan
+
+_MISSING_HINT = (
+    "gatekeeper fails closed when it cannot gather evidence: check its log and the"
+    " upstream registry, then retry"
+)
+
+
+def check_evidence(rule: Rule, request: AdmissionRequest, evidence: Evidence) -> CheckResult:
+    """Every evidence check ``rule`` asks for, in a fixed order."""
+    # EvidenceKind's declaration order keeps reasons in a stable, documented order.
+    return combine(
+        _check_kind(kind, rule, request, evidence) for kind in EvidenceKind if kind in rule.needs
+    )
+
+
+def _check_kind(
+    kind: EvidenceKind, rule: Rule, request: AdmissionRequest, evidence: Evidence
+) -> CheckResult:
+    missing = refuse(f"{kind.value} evidence could not be gathered", _MISSING_HINT)
+    if kind is EvidenceKind.SIGNATURES:
+        if evidence.signatures is None or rule.signatures is None:
+            return missing
+        return check_signatures(rule.signatures, evidence.signatures, request)
+    if kind is EvidenceKind.SCAN:
+        if evidence.scan is None or rule.scan is None:
+            return missing
+        return check_scan(rule.scan, evidence.scan, request)
+    if evidence.image is None or rule.image is None:
+        return missing
+    return check_image(rule.image, evidence.image, request.now)
+
+
+def check_signatures(
+    policy: SignaturePolicy, evidence: SignatureEvidence, request: AdmissionRequest
+) -> CheckResult:
+    """At least ``threshold`` distinct trusted signers must have verified."""
+    signers = tuple(dict.fromkeys(evidence.signers))
+    if len(signers) >= policy.threshold:
+        return note(f"signed by {', '.join(signers)}")
+    hint = f"sign {request.repository}@{request.digest} with a key or identity the policy trusts"
+    reasons = list(evidence.problems)
+    if signers:
+        verified = plural(len(signers), "trusted signature")
+        reasons.insert(
+            0, f"{verified} of the {policy.threshold} required (signed by {', '.join(signers)})"
+        )
+    elif not reasons:
+        where = f" (looked at {', '.join(evidence.looked_at)})" if evidence.looked_at else ""
+        reasons.append(f"no signature found{where}")
+    return combine(refuse(reason, hint) for reason in reasons)

@@ -1,0 +1,234 @@
+"""Compile the ``tags``, ``signatures``, ``scan`` and ``image`` sections of a rule."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+from gatekeeper.policy import fields as f
+from gatekeeper.policy.fields import Context
+from gatekeeper.policy.globs import GlobError, check_tag_glob
+from gatekeeper.policy.model import (
+    IgnoredVulnerability,
+    ImagePolicy,
+    KeylessIdentity,
+    ScanPolicy,
+    SignaturePolicy,
+    TagPolicy,
+)
+from gatekeeper.policy.units import parse_date, parse_duration, parse_size
+from gatekeeper.policy.yamldoc import PathKey
+
+T = TypeVar("T")
+
+TAG_KEYS = ("deny", "allow", "require_digest", "immutable")
+SIGNATURE_KEYS = ("keys", "keyless", "threshold", "transparency_log", "trusted_root")
+KEYLESS_KEYS = ("issuer", "subject", "subject_regex")
+SCAN_KEYS = ("deny_severities", "require_verdict", "max_age", "ignore_unfixed", "ignore", "scanner")
+IGNORE_KEYS = ("id", "reason", "until")
+IMAGE_KEYS = (
+    "user",
+    "forbid_secrets_in_env",
+    "require_healthcheck",
+    "max_age",
+    "forbid_add_from_url",
+    "max_size",
+    "trusted_bases",
+    "required_labels",
+)
+SEVERITIES = ("CRITICAL", "HIGH", "MEDIUM", "LOW", "UNKNOWN")
+TRANSPARENCY_LOG = ("optional", "required")
+USERS = ("non-root", "any")
+
+
+def compile_tags(ctx: Context, path: PathKey, value: object) -> TagPolicy | None:
+    """``tags: {deny: [glob], allow: [regex], require_digest: bool, immutable: bool}``."""
+    section = f.mapping(ctx, path, value, TAG_KEYS)
+    if section is None:
+        return None
+    deny = f.each(ctx, (*path, "deny"), section["deny"], _tag_glob) if "deny" in section else ()
+    allow = f.each(ctx, (*path, "allow"), section["allow"], f.regex) if "allow" in section else ()
+    return TagPolicy(
+        deny=deny,
+        allow=allow,
+        require_digest=_flag(ctx, path, section, "require_digest", False),
+        immutable=_flag(ctx, path, section, "immutable", False),
+    )
+
+
+def _tag_glob(ctx: Context, path: PathKey, value: object) -> str | None:
+    text = f.string(ctx, path, value)
+    if text is None:
+        return None
+    try:
+        return check_tag_glob(text)
+    except GlobError as exc:
+        ctx.problem(path, f"invalid tag glob {text!r}: {exc}")
+        return None
+
+
+def compile_signatures(ctx: Context, path: PathKey, value: object) -> SignaturePolicy | None:
+    """``signatures: {keys, keyless, threshold, transparency_log, trusted_root}``."""
+    section = f.mapping(ctx, path, value, SIGNATURE_KEYS)
+    if section is None:
+        return None
+    keys: tuple[Path, ...] = ()
+    if "keys" in section:
+        keys = f.each(ctx, (*path, "keys"), section["keys"], _trust_file)
+    keyless: tuple[KeylessIdentity, ...] = ()
+    if "keyless" in section:
+        keyless = f.each(ctx, (*path, "keyless"), section["keyless"], _keyless)
+    if "keys" not in section and "keyless" not in section:
+        ctx.problem(path, "a signatures section must list at least one key or keyless identity")
+    # Count what was written, valid or not, so a bad entry is not also a threshold problem.
+    listed = _count(section.get("keys")) + _count(section.get("keyless"))
+    threshold = 1
+    if "threshold" in section:
+        threshold = f.integer(ctx, (*path, "threshold"), section["threshold"], 1) or 1
+        if threshold > listed > 0:
+            ctx.problem(
+                (*path, "threshold"),
+                f"threshold {threshold} exceeds the number of keys and identities"
+                f" listed ({listed})",
+            )
+    transparency_log = "optional"
+    if "transparency_log" in section:
+        log_path = (*path, "transparency_log")
+        transparency_log = (
+            f.choice(ctx, log_path, section["transparency_log"], TRANSPARENCY_LOG) or "optional"
+        )
+    trusted_root = None
+    if "trusted_root" in section:
+        trusted_root = _trust_file(ctx, (*path, "trusted_root"), section["trusted_root"])
+    return SignaturePolicy(keys, keyless, threshold, transparency_log, trusted_root)
+
+
+def _count(value: object) -> int:
+    return len(value) if isinstance(value, list) else 0
+
+
+def _trust_file(ctx: Context, path: PathKey, value: object) -> Path | None:
+    """A key or trust root file, relative to the policy file, read now (fail at load)."""
+    text = f.string(ctx, path, value)
+    if text is None:
+        return None
+    resolved = (ctx.base / text).resolve()
+    try:
+        ctx.trust_files[resolved] = resolved.read_bytes()
+    except OSError as exc:
+        ctx.problem(path, f"cannot read {text} ({resolved}): {exc.strerror or exc}")
+        return None
+    return resolved
+
+
+def _keyless(ctx: Context, path: PathKey, value: object) -> KeylessIdentity | None:
+    entry = f.mapping(ctx, path, value, KEYLESS_KEYS, required=("issuer",))
+    if entry is None:
+        return None
+    issuer = f.string(ctx, (*path, "issuer"), entry["issuer"]) if "issuer" in entry else None
+    has_subject, has_regex = "subject" in entry, "subject_regex" in entry
+    if has_subject == has_regex:
+        ctx.problem(path, "set exactly one of subject or subject_regex")
+        return None
+    if has_subject:
+        subject = f.string(ctx, (*path, "subject"), entry["subject"])
+        return KeylessIdentity(issuer, subject=subject) if issuer and subject else None
+    pattern = f.regex(ctx, (*path, "subject_regex"), entry["subject_regex"])
+    return KeylessIdentity(issuer, subject_regex=pattern) if issuer and pattern else None
+
+
+def compile_scan(ctx: Context, path: PathKey, value: object) -> ScanPolicy | None:
+    """``scan: {deny_severities, require_verdict, max_age, ignore_unfixed, ignore, scanner}``."""
+    section = f.mapping(ctx, path, value, SCAN_KEYS)
+    if section is None:
+        return None
+    defaults = ScanPolicy()
+    severities = defaults.deny_severities
+    if "deny_severities" in section:
+        # An empty list is meaningful: a verdict is required, but no finding blocks.
+        found = f.each(
+            ctx, (*path, "deny_severities"), section["deny_severities"], _severity, allow_empty=True
+        )
+        severities = tuple(dict.fromkeys(found))
+    return ScanPolicy(
+        deny_severities=severities,
+        require_verdict=_flag(ctx, path, section, "require_verdict", defaults.require_verdict),
+        max_age=_optional(ctx, path, section, "max_age", parse_duration),
+        ignore_unfixed=_flag(ctx, path, section, "ignore_unfixed", defaults.ignore_unfixed),
+        ignore=f.each(ctx, (*path, "ignore"), section["ignore"], _ignored)
+        if "ignore" in section
+        else (),
+        scanner=_scanner(ctx, (*path, "scanner"), section["scanner"])
+        if "scanner" in section
+        else None,
+    )
+
+
+def _severity(ctx: Context, path: PathKey, value: object) -> str | None:
+    text = f.string(ctx, path, value)
+    if text is None:
+        return None
+    if not text.isascii() or text.upper() not in SEVERITIES:
+        ctx.problem(path, f"unknown severity {text!r} (allowed: {', '.join(SEVERITIES)})")
+        return None
+    return text.upper()
+
+
+def _ignored(ctx: Context, path: PathKey, value: object) -> IgnoredVulnerability | None:
+    entry = f.mapping(ctx, path, value, IGNORE_KEYS, required=("id", "reason"))
+    if entry is None:
+        return None
+    vuln_id = f.string(ctx, (*path, "id"), entry["id"]) if "id" in entry else None
+    reason = f.string(ctx, (*path, "reason"), entry["reason"]) if "reason" in entry else None
+    until = _optional(ctx, path, entry, "until", parse_date)
+    if vuln_id is None or reason is None:
+        return None
+    return IgnoredVulnerability(vuln_id, reason, until)
+
+
+def _scanner(ctx: Context, path: PathKey, value: object) -> str | None:
+    url = f.string(ctx, path, value)
+    if url is not None and not url.startswith(("http://", "https://")):
+        ctx.problem(path, f"expected an http:// or https:// URL, got {url!r}")
+        return None
+    return url
+
+
+def compile_image(ctx: Context, path: PathKey, value: object) -> ImagePolicy | None:
+    """``image: {user, forbid_secrets_in_env, require_healthcheck, max_age, …}``."""
+    section = f.mapping(ctx, path, value, IMAGE_KEYS)
+    if section is None:
+        return None
+    user = f.choice(ctx, (*path, "user"), section["user"], USERS) if "user" in section else None
+    return ImagePolicy(
+        user=user,
+        forbid_secrets_in_env=_flag(ctx, path, section, "forbid_secrets_in_env", False),
+        require_healthcheck=_flag(ctx, path, section, "require_healthcheck", False),
+        max_age=_optional(ctx, path, section, "max_age", parse_duration),
+        forbid_add_from_url=_flag(ctx, path, section, "forbid_add_from_url", False),
+        max_size_bytes=_optional(ctx, path, section, "max_size", parse_size),
+        trusted_bases=_strings(ctx, path, section, "trusted_bases"),
+        required_labels=_strings(ctx, path, section, "required_labels"),
+    )
+
+
+def _flag(ctx: Context, path: PathKey, section: dict[str, object], key: str, default: bool) -> bool:
+    if key not in section:
+        return default
+    checked = f.boolean(ctx, (*path, key), section[key])
+    return default if checked is None else checked
+
+
+def _optional(
+    ctx: Context, path: PathKey, section: dict[str, object], key: str, parse: Callable[[object], T]
+) -> T | None:
+    if key not in section:
+        return None
+    return f.parsed(ctx, (*path, key), section[key], parse)
+
+
+def _strings(ctx: Context, path: PathKey, section: dict[str, object], key: str) -> tuple[str, ...]:
+    if key not in section:
+        return ()
+    return f.each(ctx, (*path, key), section[key], f.string)

@@ -1,0 +1,1 @@
+"""Header filtering and body streaming between client and upstream; no policy here."""

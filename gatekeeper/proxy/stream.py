@@ -1,0 +1,65 @@
+"""Stream an upstream response to the client with bounded buffers.
+
+Bodies are relayed chunk by chunk as they arrive (``iter_any``: measured here as the
+cheapest way to stream with aiohttp); ``StreamResponse.write`` waits for the client to
+drain, and aiohttp pauses reading the upstream socket when its buffer fills, so memory
+stays flat whatever the blob size.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+import aiohttp
+from aiohttp import web
+from yarl import URL
+
+from gatekeeper.proxy.headers import response_headers
+from gatekeeper.upstream.client import describe
+
+log = logging.getLogger("gatekeeper.proxy")
+
+_NO_BODY_STATUSES = frozenset({204, 304})
+
+
+def client_origin(request: web.Request) -> str:
+    """The scheme://host[:port] the client used to reach gatekeeper."""
+    return f"{request.scheme}://{request.host}"
+
+
+async def stream_response(
+    request: web.Request,
+    upstream: aiohttp.ClientResponse,
+    upstream_origin: URL,
+    extra_headers: Iterable[tuple[str, str]] = (),
+) -> web.StreamResponse:
+    """Relay status, headers and body of ``upstream`` to the client."""
+    response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
+    response.headers.extend(
+        response_headers(upstream.headers.items(), upstream_origin, client_origin(request))
+    )
+    response.headers.extend(extra_headers)
+    await response.prepare(request)
+    if request.method == "HEAD" or upstream.status in _NO_BODY_STATUSES:
+        await response.write_eof()
+        return response
+    try:
+        async for chunk in upstream.content.iter_any():
+            await response.write(chunk)
+    except (TimeoutError, aiohttp.ClientError) as exc:
+        # Too late for an error response: cut the connection so the client sees a short
+        # body instead of a silently truncated one.
+        log.warning("upstream body broke off for %s %s: %s", request.method, request.path,
+                    describe(exc))
+        _abort(request)
+        return response
+    except ConnectionError:
+        return response  # the client went away; nothing left to tell it
+    await response.write_eof()
+    return response
+
+
+def _abort(request: web.Request) -> None:
+    if request.transport is not None:
+        request.transport.abort()

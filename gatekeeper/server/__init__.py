@@ -1,0 +1,1 @@
+"""The aiohttp application: routing, admission on the request path, enforcement."""

@@ -1,0 +1,89 @@
+"""``create_app``: routes every request to its handler; dependencies are injected."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+from multidict import CIMultiDict
+
+from gatekeeper.errors import GatekeeperError, HttpError
+from gatekeeper.oci.routes import Kind, parse_route
+from gatekeeper.server import blobs, manifests
+from gatekeeper.server.deps import Deps
+from gatekeeper.server.errors import oci_errors
+from gatekeeper.server.passthrough import relay
+
+log = logging.getLogger("gatekeeper.server")
+
+DEPS = web.AppKey("deps", Deps)
+
+
+def create_app(deps: Deps) -> web.Application:
+    # client_max_size only bounds bodies aiohttp reads itself; gatekeeper streams the rest.
+    app = web.Application(middlewares=[oci_errors], client_max_size=1024**2)
+    app[DEPS] = deps
+    app.router.add_route("GET", "/healthz", healthz)
+    app.router.add_route("GET", "/readyz", readyz)
+    app.router.add_route("*", "/v2", dispatch)
+    app.router.add_route("*", "/v2/{tail:.*}", dispatch)
+    app.router.add_route("*", "/{tail:.*}", not_found)
+    app.cleanup_ctx.append(_lifecycle)
+    return app
+
+
+async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
+    deps = app[DEPS]
+    watcher = asyncio.create_task(deps.policies.watch(deps.settings.policy_poll_interval))
+    yield
+    watcher.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await watcher
+    await deps.upstream.close()
+    deps.decisions.close()
+
+
+async def dispatch(request: web.Request) -> web.StreamResponse:
+    deps = request.app[DEPS]
+    raw_path = request.raw_path.split("?", 1)[0]
+    route = parse_route(raw_path, request.method)
+    if route.kind is Kind.MANIFEST:
+        if request.method in ("GET", "HEAD"):
+            return await manifests.pull(request, route, deps)
+        if request.method == "PUT":
+            return await manifests.push(request, route, deps)
+    if route.kind is Kind.BLOB and request.method in ("GET", "HEAD"):
+        return await blobs.get_blob(request, route, deps)
+    return await relay(request, deps.upstream)
+
+
+async def not_found(request: web.Request) -> web.StreamResponse:
+    raise HttpError("NOT_FOUND", 404, f"unknown path {request.path[:120]!r}: gatekeeper "
+                    "serves the OCI distribution API under /v2/")
+
+
+async def healthz(request: web.Request) -> web.StreamResponse:
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.StreamResponse:
+    """Ready when a policy is loaded and the upstream answers ``/v2/`` (200 or 401)."""
+    deps = request.app[DEPS]
+    policy = deps.policies.current
+    try:
+        async with deps.upstream.send("GET", "/v2/", request_headers_none()) as response:
+            status = response.status
+    except GatekeeperError as exc:
+        return web.json_response({"status": "unavailable", "reason": exc.message}, status=503)
+    if status not in (200, 401):
+        return web.json_response(
+            {"status": "unavailable", "reason": f"upstream /v2/ answered {status}"}, status=503
+        )
+    return web.json_response({"status": "ready", "policy": policy.fingerprint[:12]})
+
+
+def request_headers_none() -> CIMultiDict[str]:
+    return CIMultiDict()

@@ -1,0 +1,29 @@
+"""What the application needs, built once and injected into ``create_app``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from gatekeeper.config import Settings
+from gatekeeper.server.decision_log import DecisionLog
+from gatekeeper.server.evidence import Gatherers
+from gatekeeper.server.policy_store import PolicyStore
+from gatekeeper.state.admissions import AdmissionStore
+from gatekeeper.upstream.client import Upstream
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(slots=True)
+class Deps:
+    settings: Settings
+    upstream: Upstream
+    policies: PolicyStore
+    admissions: AdmissionStore
+    decisions: DecisionLog
+    gatherers: Gatherers = field(default_factory=Gatherers)
+    clock: Callable[[], datetime] = utc_now

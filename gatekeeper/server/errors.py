@@ -1,0 +1,48 @@
+"""Render every error as an OCI error body; never a 500 page or a traceback on the wire."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from gatekeeper.errors import GatekeeperError, HttpError
+from gatekeeper.oci.error_body import error_body
+from gatekeeper.server.client_info import new_request_id
+
+log = logging.getLogger("gatekeeper.server")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+_HTTP_CODES = {404: "NOT_FOUND", 405: "UNSUPPORTED", 413: "SIZE_INVALID"}
+
+
+def error_response(request: web.Request, error: GatekeeperError) -> web.Response:
+    # aiohttp sends no body for HEAD; clients then GET to read the error (DESIGN.md).
+    body = error_body(error.code, error.message, error.detail)
+    return web.Response(status=error.status, body=body, content_type="application/json")
+
+
+@web.middleware
+async def oci_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Request id on every response; errors become OCI bodies with the right status."""
+    rid = new_request_id(request)
+    request["gatekeeper.request_id"] = rid
+    try:
+        response = await handler(request)
+    except GatekeeperError as exc:
+        if exc.status >= 500:
+            log.warning("%s %s → %d %s: %s", request.method, request.path, exc.status,
+                        exc.code, exc.message)
+        response = error_response(request, exc)
+    except web.HTTPException as exc:
+        code = _HTTP_CODES.get(exc.status, "UNSUPPORTED")
+        response = error_response(request, HttpError(code, exc.status, exc.reason))
+    except Exception as exc:
+        log.error("internal error on %s %s: %r", request.method, request.path, exc)
+        log.debug("internal error details", exc_info=True)
+        response = error_response(request, HttpError("UNKNOWN", 500, "internal error"))
+    if not response.prepared:
+        response.headers["X-Request-Id"] = rid
+    return response

@@ -1,0 +1,73 @@
+"""Gather the evidence a rule needs, concurrently, failing closed.
+
+Gatherers are injected (``create_app`` receives them), so adding a kind of evidence means
+adding one callable here, and tests can pass counting fakes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from gatekeeper.errors import GatekeeperError
+from gatekeeper.oci.manifest import Manifest
+from gatekeeper.policy.evidence import Evidence, ImageFacts, ScanEvidence, SignatureEvidence
+from gatekeeper.policy.model import EvidenceKind, ImagePolicy, Rule, ScanPolicy, SignaturePolicy
+
+log = logging.getLogger("gatekeeper.evidence")
+
+
+@dataclass(frozen=True, slots=True)
+class Subject:
+    """The manifest being admitted, exactly as gatekeeper read it."""
+
+    repository: str
+    digest: str
+    manifest: Manifest
+    raw: bytes
+
+
+SignatureGatherer = Callable[[Subject, SignaturePolicy], Awaitable[SignatureEvidence]]
+ScanGatherer = Callable[[Subject, ScanPolicy], Awaitable[ScanEvidence]]
+ImageGatherer = Callable[[Subject, ImagePolicy], Awaitable[ImageFacts]]
+
+
+@dataclass(frozen=True, slots=True)
+class Gatherers:
+    """One optional gatherer per kind; a missing one leaves its evidence None (→ deny)."""
+
+    signatures: SignatureGatherer | None = None
+    scan: ScanGatherer | None = None
+    image: ImageGatherer | None = None
+
+
+async def gather(rule: Rule, subject: Subject, gatherers: Gatherers) -> Evidence:
+    """Run the gatherers ``rule`` needs; a failing gatherer leaves its field None."""
+    needs = rule.needs
+    jobs: dict[EvidenceKind, Awaitable[Any]] = {}
+    if EvidenceKind.SIGNATURES in needs and gatherers.signatures and rule.signatures:
+        jobs[EvidenceKind.SIGNATURES] = gatherers.signatures(subject, rule.signatures)
+    if EvidenceKind.SCAN in needs and gatherers.scan and rule.scan:
+        jobs[EvidenceKind.SCAN] = gatherers.scan(subject, rule.scan)
+    if EvidenceKind.IMAGE in needs and gatherers.image and rule.image:
+        jobs[EvidenceKind.IMAGE] = gatherers.image(subject, rule.image)
+    if not jobs:
+        return Evidence()
+    results = await asyncio.gather(*jobs.values(), return_exceptions=True)
+    evidence = Evidence()
+    for kind, result in zip(jobs, results, strict=True):
+        if isinstance(result, GatekeeperError):
+            log.warning("%s evidence for %s@%s failed: %s", kind.value, subject.repository,
+                        subject.digest, result.message)
+            continue
+        if isinstance(result, BaseException):
+            if not isinstance(result, Exception):
+                raise result
+            log.error("%s gatherer crashed for %s@%s: %r", kind.value, subject.repository,
+                      subject.digest, result)
+            continue
+        evidence = replace(evidence, **{kind.value: result})
+    return evidence

@@ -1,0 +1,24 @@
+"""Requests that need no admission (uploads, tags, catalog, referrers, blob HEAD) stream
+through unchanged, except for ``Location`` pointing back at gatekeeper."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from gatekeeper.proxy.headers import request_headers
+from gatekeeper.proxy.stream import stream_response
+from gatekeeper.upstream.client import Upstream
+
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+async def relay(
+    request: web.Request, upstream: Upstream, *, follow_redirects: bool = False
+) -> web.StreamResponse:
+    """Forward ``request`` as is and stream the answer back."""
+    headers = request_headers(request.headers.items())
+    data = request.content if request.method in _BODY_METHODS and request.body_exists else None
+    async with upstream.send(
+        request.method, request.raw_path, headers, data, follow_redirects=follow_redirects
+    ) as response:
+        return await stream_response(request, response, upstream.origin)

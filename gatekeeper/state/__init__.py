@@ -1,0 +1,1 @@
+"""State that admission leaves behind, behind a protocol so it can live in a shared store."""

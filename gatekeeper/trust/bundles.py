@@ -1,0 +1,195 @@
+"""Sigstore bundles (v0.1 to v0.3) that sign an image: cosign v3's default signature format.
+
+cosign v3 signs an image as a DSSE envelope around an in-toto statement whose predicate type
+is ``https://sigstore.dev/cosign/sign/v1`` and whose subject carries the image digest, and
+attaches the bundle as an OCI referrer (artifactType
+``application/vnd.dev.sigstore.bundle.v0.3+json``).
+
+* Keyless bundles (a Fulcio certificate) are verified by sigstore-python's ``Verifier`` against
+  the policy's trusted root: chain at the log's time, SCT, inclusion proof/promise, DSSE
+  signature, log-entry consistency, and identity through :class:`IdentityPolicy`.
+* Key-based bundles (``publicKey`` hint, no certificate) are not supported by sigstore-python;
+  the DSSE signature is checked here against the trusted keys, and a Rekor SET, when present,
+  must verify and name the same payload, signature and key. Rekor v2 entries carry no SET;
+  their inclusion proofs are not checked here, so ``transparency_log: required`` refuses them.
+* ``messageSignature`` bundles sign a blob's digest, not a statement about an image: refused.
+
+The statement is parsed here, not by sigstore's ``dsse.Statement``: real cosign v3 subjects
+have no ``name``, which that model requires.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from sigstore.errors import Error as SigstoreError
+from sigstore.models import Bundle
+from sigstore.verify import Verifier
+
+from gatekeeper.policy.model import SignaturePolicy
+from gatekeeper.trust._decode import b64decode, json_object, member
+from gatekeeper.trust.errors import SignatureRejected
+from gatekeeper.trust.identity import IdentityPolicy, match_identity
+from gatekeeper.trust.keys import TrustedKey
+from gatekeeper.trust.limits import DEFAULT_LIMITS, TrustLimits
+from gatekeeper.trust.material import TrustMaterial
+from gatekeeper.trust.rekor import (
+    check_entry_matches,
+    parse_bundle_entry,
+    parse_entry_body,
+    verify_set,
+)
+
+BUNDLE_MEDIA_TYPES = frozenset(
+    {
+        "application/vnd.dev.sigstore.bundle+json;version=0.1",
+        "application/vnd.dev.sigstore.bundle+json;version=0.2",
+        "application/vnd.dev.sigstore.bundle+json;version=0.3",
+        "application/vnd.dev.sigstore.bundle.v0.3+json",
+    }
+)
+IN_TOTO_PAYLOAD_TYPE = "application/vnd.in-toto+json"
+STATEMENT_TYPES = frozenset(
+    {"https://in-toto.io/Statement/v1", "https://in-toto.io/Statement/v0.1"}
+)
+COSIGN_SIGN_PREDICATE = "https://sigstore.dev/cosign/sign/v1"
+
+
+def verify_bundle(
+    bundle: bytes,
+    image_digest: str,
+    policy: SignaturePolicy,
+    material: TrustMaterial,
+    limits: TrustLimits = DEFAULT_LIMITS,
+) -> str:
+    """Return the signer (``key <id>`` or ``<issuer> <subject>``) or raise SignatureRejected."""
+    doc = json_object(bundle, "Sigstore bundle", limits.max_bundle_bytes)
+    media_type = member(doc, "mediaType", str, "Sigstore bundle")
+    if media_type not in BUNDLE_MEDIA_TYPES:
+        raise SignatureRejected(f"bundle media type {media_type[:80]!r} is not supported")
+    if "messageSignature" in doc:
+        raise SignatureRejected(
+            "bundle signs a blob (messageSignature), not an image: cosign signs images "
+            "with a DSSE statement"
+        )
+    envelope = member(doc, "dsseEnvelope", dict, "Sigstore bundle")
+    material_doc = member(doc, "verificationMaterial", dict, "Sigstore bundle")
+    if "publicKey" in material_doc:
+        signer, payload_type, payload = _verify_keyed(
+            envelope, material_doc, policy, material, limits
+        )
+    elif "certificate" in material_doc or "x509CertificateChain" in material_doc:
+        signer, payload_type, payload = _verify_keyless(bundle, policy, material)
+    else:
+        raise SignatureRejected("bundle has neither a public key hint nor a certificate")
+    check_statement(payload_type, payload, image_digest, limits)
+    return signer
+
+
+def dsse_pae(payload_type: str, payload: bytes) -> bytes:
+    """DSSE v1 pre-authentication encoding: what the envelope's signatures sign."""
+    kind = payload_type.encode()
+    return b"DSSEv1 %d %s %d %s" % (len(kind), kind, len(payload), payload)
+
+
+def check_statement(
+    payload_type: str, payload: bytes, image_digest: str, limits: TrustLimits
+) -> None:
+    """The payload is a cosign sign statement with a subject digest equal to the image's."""
+    if payload_type != IN_TOTO_PAYLOAD_TYPE:
+        raise SignatureRejected(f"DSSE payload type {payload_type[:80]!r} is not in-toto")
+    statement = json_object(payload, "in-toto statement", limits.max_payload_bytes)
+    if statement.get("_type") not in STATEMENT_TYPES:
+        raise SignatureRejected("DSSE payload is not an in-toto statement")
+    predicate = member(statement, "predicateType", str, "in-toto statement")
+    if predicate != COSIGN_SIGN_PREDICATE:
+        raise SignatureRejected(
+            f"bundle is a {predicate[:80]!r} attestation, not a cosign image signature"
+        )
+    subjects = member(statement, "subject", list, "in-toto statement")
+    if len(subjects) > limits.max_subjects:
+        raise SignatureRejected(f"statement has more than {limits.max_subjects} subjects")
+    algorithm, _, hex_digest = image_digest.partition(":")
+    named = [_subject_digest(subject, algorithm) for subject in subjects]
+    if hex_digest not in named:
+        shown = ", ".join(f"{algorithm}:{value}" for value in named[:3] if value) or "nothing"
+        raise SignatureRejected(f"signature is for {shown[:200]} not {image_digest}")
+
+
+def _subject_digest(subject: Any, algorithm: str) -> str | None:
+    digest = subject.get("digest") if isinstance(subject, dict) else None
+    value = digest.get(algorithm) if isinstance(digest, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def _verify_keyless(
+    bundle: bytes, policy: SignaturePolicy, material: TrustMaterial
+) -> tuple[str, str, bytes]:
+    if not policy.keyless:
+        raise SignatureRejected(
+            "bundle is signed with a certificate, but the policy names no keyless identities"
+        )
+    try:
+        parsed = Bundle.from_json(bundle)
+        verifier = Verifier(trusted_root=material.root.sigstore)
+        payload_type, payload = verifier.verify_dsse(parsed, IdentityPolicy(policy.keyless))
+        signer = match_identity(parsed.signing_certificate, policy.keyless)
+    except SignatureRejected:
+        raise
+    except SigstoreError as exc:
+        if isinstance(exc.__cause__, SignatureRejected):  # our identity policy's reason
+            raise exc.__cause__ from exc
+        raise SignatureRejected(f"bundle does not verify: {str(exc)[:200]}") from exc
+    except (ValueError, TypeError, KeyError, InvalidSignature, UnsupportedAlgorithm) as exc:
+        raise SignatureRejected(f"bundle is malformed: {str(exc)[:200]}") from exc
+    return signer, payload_type, payload
+
+
+def _verify_keyed(
+    envelope: dict[str, Any],
+    material_doc: dict[str, Any],
+    policy: SignaturePolicy,
+    material: TrustMaterial,
+    limits: TrustLimits,
+) -> tuple[str, str, bytes]:
+    payload_type = member(envelope, "payloadType", str, "DSSE envelope")
+    payload = b64decode(envelope.get("payload"), "DSSE payload", limits.max_payload_bytes)
+    signatures = member(envelope, "signatures", list, "DSSE envelope")
+    if not signatures or len(signatures) > limits.max_signatures:
+        raise SignatureRejected("DSSE envelope has no or too many signatures")
+    pae = dsse_pae(payload_type, payload)
+    for item in signatures:
+        signature = b64decode(member(item, "sig", str, "DSSE signature"), "DSSE signature", 4096)
+        key = next((k for k in material.keys if k.verify(signature, pae)), None)
+        if key is not None:
+            _check_keyed_log(material_doc, payload, signature, key, policy, material, limits)
+            return f"key {key.short_id}", payload_type, payload
+    raise SignatureRejected(f"signed, but not by a trusted key (key ids: {material.key_ids})")
+
+
+def _check_keyed_log(
+    material_doc: dict[str, Any],
+    payload: bytes,
+    signature: bytes,
+    key: TrustedKey,
+    policy: SignaturePolicy,
+    material: TrustMaterial,
+    limits: TrustLimits,
+) -> None:
+    raw_entries = material_doc.get("tlogEntries", [])
+    if not isinstance(raw_entries, list) or len(raw_entries) > limits.max_signatures:
+        raise SignatureRejected("bundle tlogEntries is not a short list")
+    entries = [entry for raw in raw_entries if (entry := parse_bundle_entry(raw, limits))]
+    if not entries:
+        if policy.transparency_log != "optional":
+            raise SignatureRejected(
+                "bundle has no Rekor SET (inclusion promise); the policy requires one"
+            )
+        return
+    for entry in entries:  # every SET present must hold: a forged one is an attack
+        verify_set(entry, material.root)
+        claims = parse_entry_body(entry, limits)
+        if claims.kind != "dsse":
+            raise SignatureRejected(f"Rekor {claims.kind} entry does not describe a DSSE envelope")
+        check_entry_matches(claims, payload=payload, signature=signature, verifier=key.der)

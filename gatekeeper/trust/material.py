@@ -1,0 +1,59 @@
+"""The trust material one SignaturePolicy names: its keys and its Sigstore trusted root.
+
+Loaded once, when the policy is compiled (file reads only, never the network), and
+fingerprinted so that a policy fingerprint changes when a key or trust root file does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from gatekeeper.policy.model import SignaturePolicy
+from gatekeeper.trust.keys import TrustedKey, load_key_file
+from gatekeeper.trust.trusted_root import (
+    TrustedRoot,
+    load_trusted_root_file,
+    production_trusted_root,
+)
+
+_FINGERPRINT_VERSION = b"gatekeeper trust material v1\n"
+
+
+@dataclass(frozen=True, slots=True)
+class TrustMaterial:
+    """Keys (deduplicated by key id, in policy order) and the trusted root."""
+
+    keys: tuple[TrustedKey, ...]
+    root: TrustedRoot
+    fingerprint: str  # sha256 hex over the key ids and the trusted root bytes
+
+    @property
+    def key_ids(self) -> str:
+        """Short key ids for messages: ``a1b2…, c3d4…`` or ``none``."""
+        return ", ".join(key.short_id for key in self.keys) or "none"
+
+
+def trust_material(keys: tuple[TrustedKey, ...], root: TrustedRoot) -> TrustMaterial:
+    """Combine loaded keys and root, dropping duplicate keys, and fingerprint them."""
+    unique: dict[str, TrustedKey] = {}
+    for key in keys:
+        unique.setdefault(key.key_id, key)
+    digest = hashlib.sha256(_FINGERPRINT_VERSION)
+    for key_id in sorted(unique):
+        digest.update(f"key {key_id}\n".encode())
+    digest.update(f"trusted_root {root.sha256}\n".encode())
+    return TrustMaterial(tuple(unique.values()), root, digest.hexdigest())
+
+
+def load_trust_material(policy: SignaturePolicy) -> TrustMaterial:
+    """Read the policy's key files and trusted root (production root when none is named).
+
+    Raises TrustError naming the file that cannot be used.
+    """
+    keys = tuple(load_key_file(path) for path in policy.keys)
+    if policy.trusted_root is None:
+        root = production_trusted_root()
+    else:
+        root = load_trusted_root_file(policy.trusted_root)
+    return trust_material(keys, root)

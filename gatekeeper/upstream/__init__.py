@@ -1,0 +1,1 @@
+"""Talking to the upstream registry: one shared ClientSession, errors translated."""
