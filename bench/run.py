@@ -122,7 +122,7 @@ def curl_put(base: str, repo: str, path: Path, digest: str) -> float:
         location = base + location
     sep = "&" if "?" in location else "?"
     t0 = time.perf_counter()
-    subprocess.run(["curl", "-sf", "-o", "/dev/null", "-T", str(path),
+    subprocess.run(["curl", "-sf", "-o", "/dev/null", "-T", str(path), "-H", "Expect:",
                     "-H", "Content-Type: application/octet-stream",
                     f"{location}{sep}digest={digest}"], check=True)
     return time.perf_counter() - t0

@@ -56,6 +56,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--access-log", action="store_true", default=_env_flag("ACCESS_LOG"),
                        help="log every request to stderr (GATEKEEPER_ACCESS_LOG)")
 
+    evaluate = commands.add_parser(
+        "evaluate", help="print the decision for an image without a client (exit 0 allow, "
+        "1 deny, 2 error)")
+    evaluate.add_argument("ref", help="repo:tag or repo@sha256:…")
+    evaluate.add_argument("--upstream", default=_env("UPSTREAM"))
+    evaluate.add_argument("--policy", action="append", type=Path, default=None)
+    evaluate.add_argument("--json", action="store_true", help="print the decision as JSON")
+
     policy = commands.add_parser("policy", help="policy tools")
     policy_commands = policy.add_subparsers(dest="policy_command", required=True)
     check = policy_commands.add_parser("check", help="validate policy files")
@@ -73,6 +81,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "serve":
             return _serve(args)
+        if args.command == "evaluate":
+            return _evaluate(args)
         if args.command == "policy":
             return _policy_check(args.paths)
     except GatekeeperError as exc:
@@ -83,18 +93,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 2
 
 
-def _serve(args: argparse.Namespace) -> int:
-    from gatekeeper.server.run import run  # imports aiohttp: only when serving
-
+def _required(args: argparse.Namespace) -> tuple[str, tuple[Path, ...]]:
     if not args.upstream:
         raise ConfigError("--upstream (or GATEKEEPER_UPSTREAM) is required")
     policies = args.policy or _env_paths("POLICY")
     if not policies:
         raise ConfigError("--policy (or GATEKEEPER_POLICY) is required")
+    return check_upstream(args.upstream), tuple(policies)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from gatekeeper.server.run import run  # imports aiohttp: only when serving
+
+    upstream, policies = _required(args)
     host, port = parse_listen(args.listen)
     settings = Settings(
-        upstream=check_upstream(args.upstream),
-        policy_paths=tuple(policies),
+        upstream=upstream,
+        policy_paths=policies,
         listen_host=host,
         listen_port=port,
         dry_run=args.dry_run,
@@ -102,6 +117,18 @@ def _serve(args: argparse.Namespace) -> int:
     )
     run(settings, access_log=args.access_log)
     return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from gatekeeper import evaluate
+
+    upstream, policies = _required(args)
+    ref = evaluate.parse_reference(args.ref)
+    admission = asyncio.run(evaluate.evaluate(Settings(upstream, policies), ref))
+    print(evaluate.render(admission, args.json))
+    return evaluate.exit_code(admission)
 
 
 def _policy_check(paths: list[Path]) -> int:

@@ -112,7 +112,11 @@ def _syntax_problem(exc: yaml.YAMLError, file: str) -> Problem:
 
 def _yaml_message(exc: BaseException) -> str:
     # A MarkedYAMLError's str() repeats the source with a caret; the problem has the line.
-    return str(getattr(exc, "problem", None) or exc)
+    problem = str(getattr(exc, "problem", None) or exc)
+    context = getattr(exc, "context", None)
+    if context and problem.startswith("but "):
+        return f"{context}, {problem}"  # "expected a single document …, but found another …"
+    return problem
 
 
 class _Walker:

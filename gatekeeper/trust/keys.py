@@ -40,7 +40,7 @@ class TrustedKey:
     key: VerifyingKey = field(compare=False, repr=False)
     der: bytes = field(repr=False)
     key_id: str = ""
-    source: str = ""  # where it was loaded from, for messages
+    source: str = field(default="", compare=False)  # where it was loaded from, for messages
 
     @property
     def short_id(self) -> str:

@@ -121,7 +121,9 @@ def test_tag_glob_is_stored_lowercased(glob: str, stored: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "glob", ["", "lat est", "v[0-9]", "a/b", "x" * 129], ids=["empty", "space", "set", "slash", "long"]
+    "glob",
+    ["", "lat est", "v[0-9]", "a/b", "x" * 129],
+    ids=["empty", "space", "set", "slash", "long"],
 )
 def test_invalid_tag_glob(glob: str) -> None:
     with pytest.raises(GlobError, match="a tag glob is 1-128 letters"):

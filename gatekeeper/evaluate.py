@@ -1,0 +1,85 @@
+"""``gatekeeper evaluate REF``: the decision gatekeeper would make, without a client."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from gatekeeper.config import Settings
+from gatekeeper.oci.grammar import check_name, check_reference
+from gatekeeper.policy.loader import load_policy
+from gatekeeper.policy.model import Action, Outcome
+from gatekeeper.server.admission import Admission, admit
+from gatekeeper.server.decision_log import DecisionLog
+from gatekeeper.server.deps import Deps
+from gatekeeper.server.policy_store import PolicyStore
+from gatekeeper.state.admissions import MemoryAdmissionStore
+from gatekeeper.upstream.client import Upstream
+from gatekeeper.upstream.reads import fetch_manifest
+
+
+@dataclass(frozen=True, slots=True)
+class Reference:
+    repository: str
+    reference: str  # tag or digest
+
+
+def parse_reference(text: str) -> Reference:
+    """``repo:tag`` or ``repo@sha256:…`` (a bare ``repo`` means ``repo:latest``)."""
+    if "@" in text:
+        repository, reference = text.split("@", 1)
+    else:
+        slash = text.rfind("/")
+        colon = text.rfind(":")
+        repository, reference = (text[:colon], text[colon + 1 :]) if colon > slash else (
+            text, "latest")
+    return Reference(check_name(repository), check_reference(reference))
+
+
+async def evaluate(settings: Settings, ref: Reference) -> Admission:
+    policies = PolicyStore(settings.policy_paths, load_policy, dry_run=settings.dry_run)
+    limits = settings.limits
+    upstream = Upstream.create(settings.upstream, limits)
+    deps = Deps(settings, upstream, policies,
+                MemoryAdmissionStore(limits.admission_ttl, limits.admission_entries),
+                DecisionLog(Path(os.devnull)))
+    try:
+        fetched = await fetch_manifest(upstream, ref.repository, ref.reference,
+                                       limits.manifest_bytes)
+        return await admit(deps, Action.PULL, ref.repository, ref.reference, fetched.digest,
+                           fetched.data, fetched.content_type)
+    finally:
+        await upstream.close()
+        deps.decisions.close()
+
+
+def render(admission: Admission, as_json: bool) -> str:
+    decision = admission.decision
+    request = admission.request
+    if as_json:
+        return json.dumps({
+            "repository": request.repository,
+            "reference": request.reference,
+            "digest": request.digest,
+            "rule": decision.rule,
+            "outcome": decision.log_outcome,
+            "mode": decision.mode.value,
+            "reasons": list(decision.reasons),
+            "hints": list(decision.hints),
+        }, indent=2)
+    lines = [f"{decision.log_outcome.upper()} {request.repository}:{request.reference}"
+             if ":" not in request.reference else
+             f"{decision.log_outcome.upper()} {request.repository}@{request.reference}",
+             f"  digest: {request.digest}",
+             f"  rule:   {decision.rule or '(no rule matches: default deny)'}",
+             f"  mode:   {decision.mode.value}"]
+    lines += [f"  reason: {reason}" for reason in decision.reasons]
+    lines += [f"  fix:    {hint}" for hint in decision.hints]
+    return "\n".join(lines)
+
+
+def exit_code(admission: Admission) -> int:
+    """0 allow, 1 deny (would-deny included: the image breaks policy)."""
+    return 0 if admission.decision.outcome is Outcome.ALLOW else 1
