@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gatekeeper.config import Settings
+from gatekeeper.gatherers.assemble import default_gatherers
 from gatekeeper.oci.grammar import check_name, check_reference
 from gatekeeper.policy.loader import load_policy
 from gatekeeper.policy.model import Action, Outcome
@@ -44,7 +45,7 @@ async def evaluate(settings: Settings, ref: Reference) -> Admission:
     upstream = Upstream.create(settings.upstream, limits)
     deps = Deps(settings, upstream, policies,
                 MemoryAdmissionStore(limits.admission_ttl, limits.admission_entries),
-                DecisionLog(Path(os.devnull)))
+                DecisionLog(Path(os.devnull)), default_gatherers(upstream))
     try:
         fetched = await fetch_manifest(upstream, ref.repository, ref.reference,
                                        limits.manifest_bytes)

@@ -47,11 +47,9 @@ def compile_tags(ctx: Context, path: PathKey, value: object) -> TagPolicy | None
     section = f.mapping(ctx, path, value, TAG_KEYS)
     if section is None:
         return None
-    deny = f.each(ctx, (*path, "deny"), section["deny"], _tag_glob) if "deny" in section else ()
-    allow = f.each(ctx, (*path, "allow"), section["allow"], f.regex) if "allow" in section else ()
     return TagPolicy(
-        deny=deny,
-        allow=allow,
+        deny=_list(ctx, path, section, "deny", _tag_glob),
+        allow=_list(ctx, path, section, "allow", f.regex),
         require_digest=_flag(ctx, path, section, "require_digest", False),
         immutable=_flag(ctx, path, section, "immutable", False),
     )
@@ -73,12 +71,8 @@ def compile_signatures(ctx: Context, path: PathKey, value: object) -> SignatureP
     section = f.mapping(ctx, path, value, SIGNATURE_KEYS)
     if section is None:
         return None
-    keys: tuple[Path, ...] = ()
-    if "keys" in section:
-        keys = f.each(ctx, (*path, "keys"), section["keys"], _trust_file)
-    keyless: tuple[KeylessIdentity, ...] = ()
-    if "keyless" in section:
-        keyless = f.each(ctx, (*path, "keyless"), section["keyless"], _keyless)
+    keys = _list(ctx, path, section, "keys", _trust_file)
+    keyless = _list(ctx, path, section, "keyless", _keyless)
     if "keys" not in section and "keyless" not in section:
         ctx.problem(path, "a signatures section must list at least one key or keyless identity")
     # Count what was written, valid or not, so a bad entry is not also a threshold problem.
@@ -92,16 +86,13 @@ def compile_signatures(ctx: Context, path: PathKey, value: object) -> SignatureP
                 f"threshold {threshold} exceeds the number of keys and identities"
                 f" listed ({listed})",
             )
-    transparency_log = "optional"
-    if "transparency_log" in section:
-        log_path = (*path, "transparency_log")
-        transparency_log = (
-            f.choice(ctx, log_path, section["transparency_log"], TRANSPARENCY_LOG) or "optional"
-        )
-    trusted_root = None
-    if "trusted_root" in section:
-        trusted_root = _trust_file(ctx, (*path, "trusted_root"), section["trusted_root"])
-    return SignaturePolicy(keys, keyless, threshold, transparency_log, trusted_root)
+    log = _one(ctx, path, section, "transparency_log", _transparency_log) or "optional"
+    trusted_root = _one(ctx, path, section, "trusted_root", _trust_file)
+    return SignaturePolicy(keys, keyless, threshold, log, trusted_root)
+
+
+def _transparency_log(ctx: Context, path: PathKey, value: object) -> str | None:
+    return f.choice(ctx, path, value, TRANSPARENCY_LOG)
 
 
 def _count(value: object) -> int:
@@ -156,12 +147,8 @@ def compile_scan(ctx: Context, path: PathKey, value: object) -> ScanPolicy | Non
         require_verdict=_flag(ctx, path, section, "require_verdict", defaults.require_verdict),
         max_age=_optional(ctx, path, section, "max_age", parse_duration),
         ignore_unfixed=_flag(ctx, path, section, "ignore_unfixed", defaults.ignore_unfixed),
-        ignore=f.each(ctx, (*path, "ignore"), section["ignore"], _ignored)
-        if "ignore" in section
-        else (),
-        scanner=_scanner(ctx, (*path, "scanner"), section["scanner"])
-        if "scanner" in section
-        else None,
+        ignore=_list(ctx, path, section, "ignore", _ignored),
+        scanner=_one(ctx, path, section, "scanner", _scanner),
     )
 
 
@@ -200,16 +187,15 @@ def compile_image(ctx: Context, path: PathKey, value: object) -> ImagePolicy | N
     section = f.mapping(ctx, path, value, IMAGE_KEYS)
     if section is None:
         return None
-    user = f.choice(ctx, (*path, "user"), section["user"], USERS) if "user" in section else None
     return ImagePolicy(
-        user=user,
+        user=_one(ctx, path, section, "user", _user),
         forbid_secrets_in_env=_flag(ctx, path, section, "forbid_secrets_in_env", False),
         require_healthcheck=_flag(ctx, path, section, "require_healthcheck", False),
         max_age=_optional(ctx, path, section, "max_age", parse_duration),
         forbid_add_from_url=_flag(ctx, path, section, "forbid_add_from_url", False),
         max_size_bytes=_optional(ctx, path, section, "max_size", parse_size),
-        trusted_bases=_strings(ctx, path, section, "trusted_bases"),
-        required_labels=_strings(ctx, path, section, "required_labels"),
+        trusted_bases=_list(ctx, path, section, "trusted_bases", f.string),
+        required_labels=_list(ctx, path, section, "required_labels", f.string),
     )
 
 
@@ -228,7 +214,31 @@ def _optional(
     return f.parsed(ctx, (*path, key), section[key], parse)
 
 
-def _strings(ctx: Context, path: PathKey, section: dict[str, object], key: str) -> tuple[str, ...]:
+def _user(ctx: Context, path: PathKey, value: object) -> str | None:
+    return f.choice(ctx, path, value, USERS)
+
+
+def _one(
+    ctx: Context,
+    path: PathKey,
+    section: dict[str, object],
+    key: str,
+    convert: Callable[[Context, PathKey, object], T | None],
+) -> T | None:
+    """``section[key]`` converted, or None when the key is absent."""
+    if key not in section:
+        return None
+    return convert(ctx, (*path, key), section[key])
+
+
+def _list(
+    ctx: Context,
+    path: PathKey,
+    section: dict[str, object],
+    key: str,
+    convert: Callable[[Context, PathKey, object], T | None],
+) -> tuple[T, ...]:
+    """Every item of the list ``section[key]`` converted; () when the key is absent."""
     if key not in section:
         return ()
-    return f.each(ctx, (*path, key), section[key], f.string)
+    return f.each(ctx, (*path, key), section[key], convert)

@@ -9,6 +9,7 @@ import signal
 from aiohttp import web
 
 from gatekeeper.config import Settings
+from gatekeeper.gatherers.assemble import default_gatherers
 from gatekeeper.policy.loader import load_policy
 from gatekeeper.server.app import create_app
 from gatekeeper.server.decision_log import DecisionLog
@@ -35,12 +36,14 @@ def run(settings: Settings, *, access_log: bool = False) -> None:
 
 async def _serve(settings: Settings, policies: PolicyStore, access_log: bool) -> None:
     limits = settings.limits
+    upstream = Upstream.create(settings.upstream, limits)
     deps = Deps(
         settings=settings,
-        upstream=Upstream.create(settings.upstream, limits),
+        upstream=upstream,
         policies=policies,
         admissions=MemoryAdmissionStore(limits.admission_ttl, limits.admission_entries),
         decisions=DecisionLog(settings.decision_log),
+        gatherers=default_gatherers(upstream),
     )
     app = create_app(deps)
     runner = web.AppRunner(

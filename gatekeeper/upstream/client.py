@@ -61,8 +61,13 @@ class Upstream:
         data: Any = None,
         *,
         follow_redirects: bool = False,
+        own: bool = False,
     ) -> AsyncIterator[aiohttp.ClientResponse]:
-        """Send one request upstream; connection failures raise ``UNAVAILABLE``."""
+        """Send one request upstream; connection failures raise ``UNAVAILABLE``.
+
+        ``own`` marks gatekeeper's own reads (evidence, evaluate), as opposed to a client's
+        request relayed with the client's own credentials.
+        """
         try:
             async with self.session.request(
                 method,

@@ -128,28 +128,41 @@ def _go_time(moment: datetime) -> str:
     return text + "Z"
 
 
-def signature_manifest(
-    layers: list[SignatureLayer], created: datetime | None = None
-) -> SignatureManifest:
-    """The OCI manifest and config cosign pushes for ``layers`` (one per signature)."""
-    config = go_json(
-        {  # go-containerregistry v1.ConfigFile, in field order, empty fields omitted
+def signature_config(diff_ids: list[str], created: str) -> bytes:
+    """The config blob of a ``.sig`` image (go-containerregistry ``v1.ConfigFile``, empty
+    fields omitted); ``created`` is the signing time as Go's RFC 3339 text."""
+    return go_json(
+        {
             "architecture": "",
-            "created": _go_time(created or datetime.now(UTC)),
-            "history": [{"created": GO_ZERO_TIME} for _ in layers],
+            "created": created,
+            "history": [{"created": GO_ZERO_TIME} for _ in diff_ids],
             "os": "",
-            "rootfs": {"type": "layers", "diff_ids": [layer.digest for layer in layers]},
+            "rootfs": {"type": "layers", "diff_ids": diff_ids},
             "config": {},
         }
     )
-    manifest = go_json(
+
+
+def manifest_json(config: bytes, layers: list[dict[str, Any]]) -> bytes:
+    """The OCI image manifest of a ``.sig`` image, given its config and layer descriptors."""
+    return go_json(
         {
             "schemaVersion": 2,
             "mediaType": OCI_MANIFEST,
             "config": {"mediaType": OCI_CONFIG, "size": len(config), "digest": sha256_digest(config)},
-            "layers": [layer.descriptor() for layer in layers],
+            "layers": layers,
         }
     )
+
+
+def signature_manifest(
+    layers: list[SignatureLayer], created: datetime | None = None
+) -> SignatureManifest:
+    """The OCI manifest and config cosign pushes for ``layers`` (one per signature)."""
+    config = signature_config(
+        [layer.digest for layer in layers], _go_time(created or datetime.now(UTC))
+    )
+    manifest = manifest_json(config, [layer.descriptor() for layer in layers])
     blobs = {sha256_digest(config): config} | {layer.digest: layer.payload for layer in layers}
     return SignatureManifest(manifest, config, tuple(layers), blobs)
 
@@ -269,9 +282,14 @@ def dsse_bundle(
     *,
     tlog_entries: list[dict[str, Any]] | None = None,
     payload_type: str = IN_TOTO,
+    signature: bytes | None = None,
 ) -> bytes:
-    """A key-based Sigstore bundle v0.3 (publicKey hint, DSSE envelope) as protojson."""
-    signature = sign(key, dsse_pae(payload_type, statement))
+    """A key-based Sigstore bundle v0.3 (publicKey hint, DSSE envelope) as protojson.
+
+    Pass ``signature`` (from :func:`sign` over :func:`dsse_pae`) to log it first: ECDSA
+    signatures are randomized, so signing again would not match the log entry.
+    """
+    signature = signature or sign(key, dsse_pae(payload_type, statement))
     hint = base64.b64encode(bytes.fromhex(log_id(key))).decode()
     return json.dumps(
         {

@@ -19,6 +19,8 @@ REPOSITORY_GLOBS = [
     ("team/*", "team/app", True),
     ("team/*", "team/a/b", False),
     ("team/*", "team", False),
+    ("team/*", "team/", False),  # a segment is never empty
+    ("*/app", "/app", False),
     ("team/*", "other/app", False),
     ("team/app-*", "team/app-web", True),
     ("team/app-*", "team/app-web/x", False),
