@@ -7,6 +7,7 @@ is a bug and is allowed to surface.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import sys
@@ -14,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from gatekeeper import __version__
-from gatekeeper.config import Settings, check_upstream, parse_listen
+from gatekeeper.config import Settings, parse_listen, parse_upstreams
 from gatekeeper.errors import ConfigError, GatekeeperError
 
 log = logging.getLogger("gatekeeper")
@@ -28,9 +29,34 @@ def _env_flag(name: str) -> bool:
     return (_env(name) or "").strip().lower() in ("1", "true", "yes", "on")
 
 
-def _env_paths(name: str) -> list[Path]:
+def _env_list(name: str, sep: str) -> list[str]:
     value = _env(name)
-    return [Path(p) for p in value.split(os.pathsep) if p] if value else []
+    return [part for part in value.split(sep) if part] if value else []
+
+
+def _env_path(name: str) -> Path | None:
+    value = _env(name)
+    return Path(value) if value else None
+
+
+def _add_upstream_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--upstream", action="append", default=None, metavar="[NAME=]URL",
+        help="upstream registry base URL; NAME=URL routes a mirrored registry namespace "
+        "(repeatable; GATEKEEPER_UPSTREAM, comma-separated)")
+    parser.add_argument(
+        "--policy", action="append", type=Path, default=None,
+        help=f"policy file or directory, repeatable (GATEKEEPER_POLICY, '{os.pathsep}'-separated)")
+    parser.add_argument(
+        "--upstream-credentials", type=Path, default=_env_path("UPSTREAM_CREDENTIALS"),
+        help="gatekeeper's own upstream credentials, Docker config.json format "
+        "(GATEKEEPER_UPSTREAM_CREDENTIALS; or GATEKEEPER_UPSTREAM_USERNAME + "
+        "GATEKEEPER_UPSTREAM_PASSWORD_FILE)")
+    parser.add_argument("--upstream-ca", type=Path, default=_env_path("UPSTREAM_CA"),
+                        help="CA bundle for upstreams with a private CA (GATEKEEPER_UPSTREAM_CA)")
+    parser.add_argument("--mirror", action="store_true", default=_env_flag("MIRROR"),
+                        help="read-only pull-through mirror for docker/containerd/podman; the "
+                        "default upstream is Docker Hub (GATEKEEPER_MIRROR)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,28 +66,28 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="run the gate in front of a registry")
-    serve.add_argument("--upstream", default=_env("UPSTREAM"),
-                       help="upstream registry base URL (GATEKEEPER_UPSTREAM)")
+    _add_upstream_flags(serve)
     serve.add_argument("--listen", default=_env("LISTEN", "127.0.0.1:5000"),
                        help="HOST:PORT to listen on (GATEKEEPER_LISTEN)")
-    serve.add_argument("--policy", action="append", type=Path, default=None,
-                       help="policy file or directory, repeatable (GATEKEEPER_POLICY, "
-                       "os.pathsep-separated)")
     serve.add_argument("--dry-run", action="store_true", default=_env_flag("DRY_RUN"),
                        help="warn and log what would be refused, refuse nothing "
                        "(GATEKEEPER_DRY_RUN)")
-    serve.add_argument("--decision-log", type=Path, default=_env("DECISION_LOG"),
+    serve.add_argument("--decision-log", type=Path, default=_env_path("DECISION_LOG"),
                        help="append decision JSON lines here instead of stdout "
                        "(GATEKEEPER_DECISION_LOG)")
     serve.add_argument("--access-log", action="store_true", default=_env_flag("ACCESS_LOG"),
                        help="log every request to stderr (GATEKEEPER_ACCESS_LOG)")
+    serve.add_argument("--tls-cert", type=Path, default=_env_path("TLS_CERT"),
+                       help="serve HTTPS with this certificate chain (GATEKEEPER_TLS_CERT); "
+                       "reloaded when it changes")
+    serve.add_argument("--tls-key", type=Path, default=_env_path("TLS_KEY"),
+                       help="private key for --tls-cert (GATEKEEPER_TLS_KEY)")
 
     evaluate = commands.add_parser(
         "evaluate", help="print the decision for an image without a client (exit 0 allow, "
         "1 deny, 2 error)")
     evaluate.add_argument("ref", help="repo:tag or repo@sha256:…")
-    evaluate.add_argument("--upstream", default=_env("UPSTREAM"))
-    evaluate.add_argument("--policy", action="append", type=Path, default=None)
+    _add_upstream_flags(evaluate)
     evaluate.add_argument("--json", action="store_true", help="print the decision as JSON")
 
     policy = commands.add_parser("policy", help="policy tools")
@@ -87,33 +113,40 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _policy_check(args.paths)
     except GatekeeperError as exc:
         print(f"gatekeeper: {exc.message}", file=sys.stderr)
-        for problem in getattr(exc, "problems", ()):
-            print(f"  {problem}", file=sys.stderr)
         return 2
     return 2
 
 
-def _required(args: argparse.Namespace) -> tuple[str, tuple[Path, ...]]:
-    if not args.upstream:
-        raise ConfigError("--upstream (or GATEKEEPER_UPSTREAM) is required")
-    policies = args.policy or _env_paths("POLICY")
+def _settings(args: argparse.Namespace) -> Settings:
+    upstreams = args.upstream or _env_list("UPSTREAM", ",")
+    default, namespaces = parse_upstreams(upstreams, args.mirror)
+    policies = args.policy or [Path(p) for p in _env_list("POLICY", os.pathsep)]
     if not policies:
         raise ConfigError("--policy (or GATEKEEPER_POLICY) is required")
-    return check_upstream(args.upstream), tuple(policies)
+    return Settings(
+        upstream=default,
+        policy_paths=tuple(policies),
+        mirror=args.mirror,
+        namespaces=namespaces,
+        credentials=args.upstream_credentials,
+        upstream_ca=args.upstream_ca,
+    )
 
 
 def _serve(args: argparse.Namespace) -> int:
     from gatekeeper.server.run import run  # imports aiohttp: only when serving
 
-    upstream, policies = _required(args)
+    if bool(args.tls_cert) != bool(args.tls_key):
+        raise ConfigError("--tls-cert and --tls-key go together")
     host, port = parse_listen(args.listen)
-    settings = Settings(
-        upstream=upstream,
-        policy_paths=policies,
+    settings = dataclasses.replace(
+        _settings(args),
         listen_host=host,
         listen_port=port,
         dry_run=args.dry_run,
-        decision_log=Path(args.decision_log) if args.decision_log else None,
+        decision_log=args.decision_log,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
     )
     run(settings, access_log=args.access_log)
     return 0
@@ -124,9 +157,9 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     from gatekeeper import evaluate
 
-    upstream, policies = _required(args)
+    settings = _settings(args)
     ref = evaluate.parse_reference(args.ref)
-    admission = asyncio.run(evaluate.evaluate(Settings(upstream, policies), ref))
+    admission = asyncio.run(evaluate.evaluate(settings, ref))
     print(evaluate.render(admission, args.json))
     return evaluate.exit_code(admission)
 

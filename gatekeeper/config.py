@@ -34,6 +34,43 @@ class Settings:
     decision_log: Path | None = None  # None: stdout
     limits: Limits = Limits()
     policy_poll_interval: float = 2.0  # seconds between policy file change checks
+    mirror: bool = False  # pull-through mirror for docker/containerd/podman (read-only)
+    namespaces: tuple[tuple[str, str], ...] = ()  # mirror routing: (registry name, base URL)
+    credentials: Path | None = None  # gatekeeper's own upstream credentials (config.json)
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    upstream_ca: Path | None = None  # CA bundle for upstreams with a private CA
+    tls_poll_interval: float = 5.0  # seconds between certificate change checks
+
+
+DOCKER_HUB = "https://registry-1.docker.io"
+DEFAULT_NAMESPACE = "docker.io"
+
+
+def parse_upstreams(values: list[str], mirror: bool) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """``--upstream`` values → (default upstream, namespace routes).
+
+    A bare URL is the default upstream; ``NAME=URL`` routes the registry namespace NAME
+    (containerd's ``?ns=``). In mirror mode the default is Docker Hub, as for dockerd.
+    """
+    default = ""
+    routes: dict[str, str] = {}
+    for value in values:
+        name, sep, url = value.partition("=")
+        if sep and not name.startswith(("http://", "https://")):
+            if not name or "/" in name:
+                raise ConfigError(f"--upstream NAME=URL needs a registry name, got {value!r}")
+            routes[name.lower()] = check_upstream(url)
+        elif default:
+            raise ConfigError("only one default --upstream URL; route others with NAME=URL")
+        else:
+            default = check_upstream(value)
+    if mirror:
+        routes.setdefault(DEFAULT_NAMESPACE, default or DOCKER_HUB)
+        default = default or routes[DEFAULT_NAMESPACE]
+    if not default:
+        raise ConfigError("--upstream (or GATEKEEPER_UPSTREAM) is required")
+    return default, tuple(sorted(routes.items()))
 
 
 def parse_listen(value: str) -> tuple[str, int]:

@@ -17,7 +17,7 @@ from gatekeeper.server.decision_log import DecisionLog
 from gatekeeper.server.deps import Deps
 from gatekeeper.server.policy_store import PolicyStore
 from gatekeeper.state.admissions import MemoryAdmissionStore
-from gatekeeper.upstream.client import Upstream
+from gatekeeper.upstream.pool import build_upstreams
 from gatekeeper.upstream.reads import fetch_manifest
 
 
@@ -42,7 +42,7 @@ def parse_reference(text: str) -> Reference:
 async def evaluate(settings: Settings, ref: Reference) -> Admission:
     policies = PolicyStore(settings.policy_paths, load_policy, dry_run=settings.dry_run)
     limits = settings.limits
-    upstream = Upstream.create(settings.upstream, limits)
+    upstream, _ = build_upstreams(settings)
     deps = Deps(settings, upstream, policies,
                 MemoryAdmissionStore(limits.admission_ttl, limits.admission_entries),
                 DecisionLog(Path(os.devnull)), default_gatherers(upstream))
@@ -52,7 +52,7 @@ async def evaluate(settings: Settings, ref: Reference) -> Admission:
         return await admit(deps, Action.PULL, ref.repository, ref.reference, fetched.digest,
                            fetched.data, fetched.content_type)
     finally:
-        await upstream.close()
+        await upstream.session.close()
         deps.decisions.close()
 
 

@@ -14,8 +14,9 @@ from gatekeeper.errors import GatekeeperError, HttpError
 from gatekeeper.oci.routes import Kind, parse_route
 from gatekeeper.server import blobs, manifests
 from gatekeeper.server.deps import Deps
-from gatekeeper.server.errors import oci_errors
+from gatekeeper.server.errors import oci_errors, stamp_response
 from gatekeeper.server.passthrough import relay
+from gatekeeper.server.targets import resolve
 
 log = logging.getLogger("gatekeeper.server")
 
@@ -26,6 +27,7 @@ def create_app(deps: Deps) -> web.Application:
     # client_max_size only bounds bodies aiohttp reads itself; gatekeeper streams the rest.
     app = web.Application(middlewares=[oci_errors], client_max_size=1024**2)
     app[DEPS] = deps
+    app.on_response_prepare.append(stamp_response)
     app.router.add_route("GET", "/healthz", healthz)
     app.router.add_route("GET", "/readyz", readyz)
     app.router.add_route("*", "/v2", dispatch)
@@ -42,7 +44,7 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     watcher.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await watcher
-    await deps.upstream.close()
+    await deps.upstream.session.close()
     deps.decisions.close()
 
 
@@ -50,14 +52,18 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
     deps = request.app[DEPS]
     raw_path = request.raw_path.split("?", 1)[0]
     route = parse_route(raw_path, request.method)
+    target = resolve(route, request.method, request.raw_path, deps.upstream, deps.namespaces,
+                     deps.settings.mirror)
+    if target.namespace is not None:
+        request["gatekeeper.namespace"] = target.namespace
     if route.kind is Kind.MANIFEST:
         if request.method in ("GET", "HEAD"):
-            return await manifests.pull(request, route, deps)
+            return await manifests.pull(request, route, target, deps)
         if request.method == "PUT":
-            return await manifests.push(request, route, deps)
+            return await manifests.push(request, route, target, deps)
     if route.kind is Kind.BLOB and request.method in ("GET", "HEAD"):
-        return await blobs.get_blob(request, route, deps)
-    return await relay(request, deps.upstream)
+        return await blobs.get_blob(request, route, target, deps)
+    return await relay(request, target)
 
 
 async def not_found(request: web.Request) -> web.StreamResponse:
@@ -74,7 +80,7 @@ async def readyz(request: web.Request) -> web.StreamResponse:
     deps = request.app[DEPS]
     policy = deps.policies.current
     try:
-        async with deps.upstream.send("GET", "/v2/", request_headers_none()) as response:
+        async with deps.upstream.send("GET", "/v2/", CIMultiDict()) as response:
             status = response.status
     except GatekeeperError as exc:
         return web.json_response({"status": "unavailable", "reason": exc.message}, status=503)
@@ -83,7 +89,3 @@ async def readyz(request: web.Request) -> web.StreamResponse:
             {"status": "unavailable", "reason": f"upstream /v2/ answered {status}"}, status=503
         )
     return web.json_response({"status": "ready", "policy": policy.fingerprint[:12]})
-
-
-def request_headers_none() -> CIMultiDict[str]:
-    return CIMultiDict()

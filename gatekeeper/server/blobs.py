@@ -14,18 +14,20 @@ from gatekeeper.oci.routes import Route
 from gatekeeper.policy.model import Mode
 from gatekeeper.server.deps import Deps
 from gatekeeper.server.passthrough import relay
+from gatekeeper.server.targets import Target
 
 
-async def get_blob(request: web.Request, route: Route, deps: Deps) -> web.StreamResponse:
+async def get_blob(request: web.Request, route: Route, target: Target, deps: Deps
+                   ) -> web.StreamResponse:
     policy = deps.policies.current
     digest = route.reference
-    rule = policy.match(route.name)
+    rule = policy.match(target.repository)
     gated = request.method == "GET" and not (rule is not None and rule.admits_everything)
     if gated and policy.mode_for(rule) is Mode.ENFORCE:
-        if not await deps.admissions.admitted(route.name, digest, policy.fingerprint):
+        if not await deps.admissions.admitted(target.repository, digest, policy.fingerprint):
             raise Denied(
                 f"gatekeeper: blob {digest} is not part of an image admitted in "
-                f"{route.name} (fix: pull the image's manifest through gatekeeper first)",
+                f"{target.repository} (fix: pull the image's manifest through gatekeeper first)",
                 {"rule": rule.name if rule else None, "digest": digest},
             )
-    return await relay(request, deps.upstream, follow_redirects=True)
+    return await relay(request, target, follow_redirects=True)

@@ -26,4 +26,5 @@ class Deps:
     admissions: AdmissionStore
     decisions: DecisionLog
     gatherers: Gatherers = field(default_factory=Gatherers)
+    namespaces: dict[str, Upstream] = field(default_factory=dict)  # mirror routes
     clock: Callable[[], datetime] = utc_now

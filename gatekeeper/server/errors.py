@@ -43,6 +43,14 @@ async def oci_errors(request: web.Request, handler: Handler) -> web.StreamRespon
         log.error("internal error on %s %s: %r", request.method, request.path, exc)
         log.debug("internal error details", exc_info=True)
         response = error_response(request, HttpError("UNKNOWN", 500, "internal error"))
-    if not response.prepared:
-        response.headers["X-Request-Id"] = rid
     return response
+
+
+async def stamp_response(request: web.Request, response: web.StreamResponse) -> None:
+    """``on_response_prepare``: headers every response carries, streamed ones included."""
+    rid = request.get("gatekeeper.request_id")
+    if isinstance(rid, str):
+        response.headers["X-Request-Id"] = rid
+    namespace = request.get("gatekeeper.namespace")
+    if isinstance(namespace, str):
+        response.headers["OCI-Namespace"] = namespace

@@ -23,17 +23,19 @@ from gatekeeper.server.admission import Admission, admit, record
 from gatekeeper.server.client_info import client_of
 from gatekeeper.server.deps import Deps
 from gatekeeper.server.enforce import enforce
+from gatekeeper.server.targets import Target
 from gatekeeper.upstream.client import read_bounded
 
 _SERVED_BY_US = frozenset({"content-length", "content-type", "docker-content-digest"})
 
 
-async def pull(request: web.Request, route: Route, deps: Deps) -> web.StreamResponse:
+async def pull(request: web.Request, route: Route, target: Target, deps: Deps
+               ) -> web.StreamResponse:
     started = time.perf_counter()
-    upstream = deps.upstream
+    upstream = target.upstream
     # Always GET, even for a HEAD: an honest HEAD needs the checked bytes' length and digest.
-    async with upstream.send("GET", request.raw_path, request_headers(request.headers.items())
-                             ) as response:
+    async with upstream.send("GET", target.raw_path_qs, request_headers(request.headers.items()),
+                             own=target.own) as response:
         if response.status != 200:
             return await stream_response(request, response, upstream.origin)
         body = await read_bounded(response, deps.settings.limits.manifest_bytes)
@@ -42,8 +44,8 @@ async def pull(request: web.Request, route: Route, deps: Deps) -> web.StreamResp
                                 client_origin(request))
         claimed = response.headers.get("Docker-Content-Digest")
     digest = _checked_digest(body, route, claimed)
-    admission = await admit(deps, Action.PULL, route.name, route.reference, digest, body,
-                            content_type)
+    admission = await admit(deps, Action.PULL, target.repository, route.reference, digest,
+                            body, content_type)
     warnings = _conclude(request, deps, admission, started)
     await record(deps, admission)
     headers: CIMultiDict[str] = CIMultiDict(
@@ -61,7 +63,8 @@ async def pull(request: web.Request, route: Route, deps: Deps) -> web.StreamResp
     return web.Response(status=200, body=body, headers=headers)
 
 
-async def push(request: web.Request, route: Route, deps: Deps) -> web.StreamResponse:
+async def push(request: web.Request, route: Route, target: Target, deps: Deps
+               ) -> web.StreamResponse:
     started = time.perf_counter()
     limit = deps.settings.limits.manifest_bytes
     body = await _read_request_body(request, limit)
@@ -70,17 +73,17 @@ async def push(request: web.Request, route: Route, deps: Deps) -> web.StreamResp
         raise DigestInvalid(f"manifest body has digest {digest}, not {route.digest}")
     parse_manifest(body, request.headers.get("Content-Type"))  # bad input: 400, not a refusal
     current = None
-    rule = deps.policies.current.match(route.name)
+    rule = deps.policies.current.match(target.repository)
     if route.tag is not None and rule is not None and rule.tags.immutable:
-        current = await _current_digest(request, route, deps)
-    admission = await admit(deps, Action.PUSH, route.name, route.reference, digest, body,
-                            request.headers.get("Content-Type"), current_tag_digest=current)
+        current = await _current_digest(request, route, target)
+    admission = await admit(deps, Action.PUSH, target.repository, route.reference, digest,
+                            body, request.headers.get("Content-Type"), current_tag_digest=current)
     warnings = _conclude(request, deps, admission, started)
     headers = request_headers(request.headers.items())
     headers.popall("Content-Length", None)
-    async with deps.upstream.send("PUT", request.raw_path, headers, body) as response:
+    async with target.upstream.send("PUT", target.raw_path_qs, headers, body) as response:
         extra = [("Warning", warning) for warning in warnings]
-        return await stream_response(request, response, deps.upstream.origin, extra)
+        return await stream_response(request, response, target.upstream.origin, extra)
 
 
 def _conclude(request: web.Request, deps: Deps, admission: Admission, started: float
@@ -118,14 +121,14 @@ async def _read_request_body(request: web.Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-async def _current_digest(request: web.Request, route: Route, deps: Deps) -> str | None:
+async def _current_digest(request: web.Request, route: Route, target: Target) -> str | None:
     """What the pushed tag points at now (for immutable tags), via HEAD upstream."""
     headers = request_headers(request.headers.items())
     headers.popall("Content-Length", None)
     headers.popall("Content-Type", None)
     headers.popall("Accept", None)
     headers["Accept"] = ACCEPT_ALL
-    async with deps.upstream.send("HEAD", request.raw_path, headers) as response:
+    async with target.upstream.send("HEAD", target.raw_path_qs, headers) as response:
         if response.status == 404:
             return None
         if response.status != 200:

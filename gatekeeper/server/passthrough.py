@@ -7,18 +7,20 @@ from aiohttp import web
 
 from gatekeeper.proxy.headers import request_headers
 from gatekeeper.proxy.stream import stream_response
-from gatekeeper.upstream.client import Upstream
+from gatekeeper.server.targets import Target
 
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
 async def relay(
-    request: web.Request, upstream: Upstream, *, follow_redirects: bool = False
+    request: web.Request, target: Target, *, follow_redirects: bool = False
 ) -> web.StreamResponse:
     """Forward ``request`` as is and stream the answer back."""
     headers = request_headers(request.headers.items())
     data = request.content if request.method in _BODY_METHODS and request.body_exists else None
+    upstream = target.upstream
     async with upstream.send(
-        request.method, request.raw_path, headers, data, follow_redirects=follow_redirects
+        request.method, target.raw_path_qs, headers, data, follow_redirects=follow_redirects,
+        own=target.own,
     ) as response:
         return await stream_response(request, response, upstream.origin)

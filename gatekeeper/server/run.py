@@ -16,7 +16,8 @@ from gatekeeper.server.decision_log import DecisionLog
 from gatekeeper.server.deps import Deps
 from gatekeeper.server.policy_store import PolicyStore
 from gatekeeper.state.admissions import MemoryAdmissionStore
-from gatekeeper.upstream.client import Upstream
+from gatekeeper.server.tls import ServerTLS
+from gatekeeper.upstream.pool import build_upstreams
 
 log = logging.getLogger("gatekeeper")
 
@@ -36,7 +37,9 @@ def run(settings: Settings, *, access_log: bool = False) -> None:
 
 async def _serve(settings: Settings, policies: PolicyStore, access_log: bool) -> None:
     limits = settings.limits
-    upstream = Upstream.create(settings.upstream, limits)
+    tls = ServerTLS(settings.tls_cert, settings.tls_key) if settings.tls_cert and \
+        settings.tls_key else None
+    upstream, namespaces = build_upstreams(settings)
     deps = Deps(
         settings=settings,
         upstream=upstream,
@@ -44,6 +47,7 @@ async def _serve(settings: Settings, policies: PolicyStore, access_log: bool) ->
         admissions=MemoryAdmissionStore(limits.admission_ttl, limits.admission_entries),
         decisions=DecisionLog(settings.decision_log),
         gatherers=default_gatherers(upstream),
+        namespaces=namespaces,
     )
     app = create_app(deps)
     runner = web.AppRunner(
@@ -52,11 +56,15 @@ async def _serve(settings: Settings, policies: PolicyStore, access_log: bool) ->
         handle_signals=False,
     )
     await runner.setup()
-    site = web.TCPSite(runner, settings.listen_host, settings.listen_port, backlog=1024)
+    site = web.TCPSite(runner, settings.listen_host, settings.listen_port, backlog=1024,
+                       ssl_context=tls.context if tls else None)
     await site.start()
+    watchers = [asyncio.create_task(tls.watch(settings.tls_poll_interval))] if tls else []
     mode = "dry-run" if policies.current.forced_dry_run else "enforce"
-    log.info("gatekeeper listening on %s:%d → %s (%s, policy %s)", settings.listen_host,
-             settings.listen_port, settings.upstream, mode, policies.current.fingerprint[:12])
+    log.info("gatekeeper listening on %s://%s:%d → %s (%s%s, policy %s)",
+             "https" if tls else "http", settings.listen_host, settings.listen_port,
+             settings.upstream, mode, ", mirror" if settings.mirror else "",
+             policies.current.fingerprint[:12])
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
@@ -64,6 +72,8 @@ async def _serve(settings: Settings, policies: PolicyStore, access_log: bool) ->
     loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(_reload(policies)))
     await stop.wait()
     log.info("shutting down: finishing requests in flight")
+    for watcher in watchers:
+        watcher.cancel()
     await runner.cleanup()
 
 

@@ -64,6 +64,10 @@ def verify_bundle(
     limits: TrustLimits = DEFAULT_LIMITS,
 ) -> str:
     """Return the signer (``key <id>`` or ``<issuer> <subject>``) or raise SignatureRejected."""
+    if not bundle:  # what a gatherer passes for a bundle it declined to download
+        raise SignatureRejected(
+            f"bundle is empty (not fetched, or larger than {limits.max_bundle_bytes} bytes)"
+        )
     doc = json_object(bundle, "Sigstore bundle", limits.max_bundle_bytes)
     media_type = member(doc, "mediaType", str, "Sigstore bundle")
     if media_type not in BUNDLE_MEDIA_TYPES:

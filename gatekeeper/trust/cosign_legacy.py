@@ -90,7 +90,9 @@ def check_layer(layer: Descriptor, payload: bytes, limits: TrustLimits) -> None:
     """The blob is a simple-signing payload of bounded size that matches its descriptor."""
     if layer.media_type != SIMPLE_SIGNING_MEDIA_TYPE:
         raise SignatureRejected(f"layer media type {layer.media_type[:80]!r} is not a signature")
-    if len(payload) > limits.max_payload_bytes:
+    # The descriptor's size first: a gatherer may skip downloading a blob that claims to be
+    # too large, and the refusal should say so rather than report a size mismatch.
+    if max(layer.size, len(payload)) > limits.max_payload_bytes:
         raise SignatureRejected(f"payload is larger than {limits.max_payload_bytes} bytes")
     if len(payload) != layer.size:
         raise SignatureRejected(

@@ -71,7 +71,9 @@ def evaluate_signatures(
         places.append(candidate.source)
         signer, problem = _verify_one(candidate, image_digest, policy, material, limits)
         if problem is not None:
-            problems.append(f"{candidate.source}: {problem}"[: limits.max_reason_chars])
+            # One line each: reasons end up in log lines and HTTP error details.
+            line = " ".join(f"{candidate.source}: {problem}".split())
+            problems.append(line[: limits.max_reason_chars])
         elif signer is not None and signer not in signers:
             signers.append(signer)
             if len(signers) >= policy.threshold:

@@ -2,13 +2,18 @@
 
 Everything crossing to the upstream goes through :meth:`Upstream.send`, so connection
 errors become one ``UNAVAILABLE`` error naming the upstream (httpx's
-``map_httpcore_exceptions`` is the model).
+``map_httpcore_exceptions`` is the model). Requests made with gatekeeper's own identity
+(``own=True``) carry its credentials and answer token challenges; a client's relayed request
+carries only what the client sent.
 """
 
 from __future__ import annotations
 
+import asyncio
+import ssl
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -17,36 +22,30 @@ from yarl import URL
 
 from gatekeeper.config import Limits
 from gatekeeper.errors import SizeInvalid, Unavailable
+from gatekeeper.upstream.auth import Authenticator, scope_for
+from gatekeeper.upstream.credentials import Credential
 
 
 class Upstream:
     """A registry base URL plus the session used to reach it."""
 
-    def __init__(self, base_url: str, session: aiohttp.ClientSession) -> None:
+    def __init__(self, base_url: str, session: aiohttp.ClientSession,
+                 credential: Credential | None = None, *, owns_session: bool = True) -> None:
         self.base_url = base_url.rstrip("/")
         self.origin = URL(self.base_url).origin()
         self.session = session
+        self.auth = Authenticator(session, credential)
+        self._owns_session = owns_session
 
     @classmethod
-    def create(cls, base_url: str, limits: Limits) -> Upstream:
+    def create(cls, base_url: str, limits: Limits, credential: Credential | None = None,
+               ca_file: Path | None = None) -> Upstream:
         """Build the shared session. Must be called inside a running event loop."""
-        connector = aiohttp.TCPConnector(
-            limit=limits.upstream_connections, ttl_dns_cache=300, enable_cleanup_closed=True
-        )
-        timeout = aiohttp.ClientTimeout(
-            total=None, connect=limits.connect_timeout, sock_read=limits.read_timeout
-        )
-        session = aiohttp.ClientSession(
-            connector=connector,
-            timeout=timeout,
-            auto_decompress=False,  # bytes pass through exactly as the upstream sent them
-            skip_auto_headers=("User-Agent", "Accept-Encoding", "Content-Type"),
-            trust_env=False,
-        )
-        return cls(base_url, session)
+        return cls(base_url, new_session(limits, ca_file), credential)
 
     async def close(self) -> None:
-        await self.session.close()
+        if self._owns_session:
+            await self.session.close()
 
     def url(self, raw_path_qs: str) -> URL:
         """The upstream URL for an already-encoded ``/v2/…?query`` string."""
@@ -65,9 +64,32 @@ class Upstream:
     ) -> AsyncIterator[aiohttp.ClientResponse]:
         """Send one request upstream; connection failures raise ``UNAVAILABLE``.
 
-        ``own`` marks gatekeeper's own reads (evidence, evaluate), as opposed to a client's
-        request relayed with the client's own credentials.
+        ``own`` marks gatekeeper's own requests (evidence, evaluate, mirror mode): any
+        client Authorization is dropped, gatekeeper's credentials are used, and a 401 is
+        answered once (when the body can be sent again).
         """
+        scope = scope_for(raw_path_qs.split("?", 1)[0], method) if own else None
+        if own:
+            headers = CIMultiDict(headers)
+            headers.popall("Authorization", None)
+            headers.update(self.auth.headers_for(scope))
+        async with AsyncExitStack() as stack:
+            response = await stack.enter_async_context(
+                self._request(method, raw_path_qs, headers, data, follow_redirects))
+            challenge = response.headers.get("WWW-Authenticate")
+            if own and response.status == 401 and challenge and _resendable(data):
+                retry = await self.auth.answer(challenge, scope)
+                if retry is not None:
+                    headers.update(retry)
+                    response.release()
+                    response = await stack.enter_async_context(
+                        self._request(method, raw_path_qs, headers, data, follow_redirects))
+            yield response
+
+    @asynccontextmanager
+    async def _request(self, method: str, raw_path_qs: str, headers: CIMultiDict[str],
+                       data: Any, follow_redirects: bool
+                       ) -> AsyncIterator[aiohttp.ClientResponse]:
         try:
             async with self.session.request(
                 method,
@@ -78,13 +100,37 @@ class Upstream:
                 max_redirects=5,
             ) as response:
                 yield response
-        except (TimeoutError, aiohttp.ClientConnectionError) as exc:
+        except (aiohttp.ClientConnectionError, asyncio.TimeoutError) as exc:
             raise Unavailable(
                 f"upstream registry {self.base_url} is unavailable: {describe(exc)}",
                 {"upstream": self.base_url},
             ) from exc
         except aiohttp.TooManyRedirects as exc:
             raise Unavailable(f"upstream registry {self.base_url} redirected too often") from exc
+
+
+def new_session(limits: Limits, ca_file: Path | None = None) -> aiohttp.ClientSession:
+    """The one ClientSession a process uses for all upstreams (connection pooling)."""
+    ssl_context: ssl.SSLContext | bool = True
+    if ca_file is not None:
+        ssl_context = ssl.create_default_context(cafile=str(ca_file))
+    connector = aiohttp.TCPConnector(
+        limit=limits.upstream_connections, ttl_dns_cache=300, ssl=ssl_context,
+    )
+    timeout = aiohttp.ClientTimeout(
+        total=None, connect=limits.connect_timeout, sock_read=limits.read_timeout
+    )
+    return aiohttp.ClientSession(
+        connector=connector,
+        timeout=timeout,
+        auto_decompress=False,  # bytes pass through exactly as the upstream sent them
+        skip_auto_headers=("User-Agent", "Accept-Encoding", "Content-Type"),
+        trust_env=False,
+    )
+
+
+def _resendable(data: Any) -> bool:
+    return data is None or isinstance(data, bytes)
 
 
 def describe(exc: BaseException) -> str:

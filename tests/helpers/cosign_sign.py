@@ -149,7 +149,11 @@ def manifest_json(config: bytes, layers: list[dict[str, Any]]) -> bytes:
         {
             "schemaVersion": 2,
             "mediaType": OCI_MANIFEST,
-            "config": {"mediaType": OCI_CONFIG, "size": len(config), "digest": sha256_digest(config)},
+            "config": {
+                "mediaType": OCI_CONFIG,
+                "size": len(config),
+                "digest": sha256_digest(config),
+            },
             "layers": layers,
         }
     )
@@ -294,7 +298,10 @@ def dsse_bundle(
     return json.dumps(
         {
             "mediaType": BUNDLE_V03,
-            "verificationMaterial": {"publicKey": {"hint": hint}, "tlogEntries": tlog_entries or []},
+            "verificationMaterial": {
+                "publicKey": {"hint": hint},
+                "tlogEntries": tlog_entries or [],
+            },
             "dsseEnvelope": {
                 "payload": base64.b64encode(statement).decode(),
                 "payloadType": payload_type,
@@ -317,7 +324,10 @@ def dsse_entry_body(statement: bytes, signature: bytes, verifier_pem: bytes) -> 
             "kind": "dsse",
             "spec": {
                 "envelopeHash": {"algorithm": "sha256", "value": "0" * 64},
-                "payloadHash": {"algorithm": "sha256", "value": hashlib.sha256(statement).hexdigest()},
+                "payloadHash": {
+                    "algorithm": "sha256",
+                    "value": hashlib.sha256(statement).hexdigest(),
+                },
                 "signatures": [
                     {
                         "signature": base64.b64encode(signature).decode(),

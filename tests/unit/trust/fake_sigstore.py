@@ -144,7 +144,11 @@ def trusted_root_json(
                     "uri": "https://fulcio.test",
                     "certChain": {
                         "certificates": [
-                            {"rawBytes": base64.b64encode(c.public_bytes(serialization.Encoding.DER)).decode()}
+                            {
+                                "rawBytes": base64.b64encode(
+                                    c.public_bytes(serialization.Encoding.DER)
+                                ).decode()
+                            }
                             for c in ca_chain
                         ]
                     },
@@ -188,7 +192,9 @@ class FakeSigstore:
 
     def __post_init__(self) -> None:
         self.root = _ca("test-root", self.root_key, None)
-        self.intermediate = _ca("test-intermediate", self.intermediate_key, (self.root, self.root_key))
+        self.intermediate = _ca(
+            "test-intermediate", self.intermediate_key, (self.root, self.root_key)
+        )
 
     def trusted_root(self) -> bytes:
         return trusted_root_json(
@@ -240,7 +246,9 @@ class FakeSigstore:
             builder = self._with_sct(builder, not_before)
         return Leaf(key, builder.sign(self.intermediate_key, hashes.SHA384()))
 
-    def _with_sct(self, builder: x509.CertificateBuilder, when: datetime) -> x509.CertificateBuilder:
+    def _with_sct(
+        self, builder: x509.CertificateBuilder, when: datetime
+    ) -> x509.CertificateBuilder:
         # The SCT signs the certificate's TBS without the SCT extension (RFC 6962 §3.2); ECDSA
         # signatures do not enter the TBS, so signing the same builder twice yields it.
         precert_tbs = builder.sign(self.intermediate_key, hashes.SHA384()).tbs_certificate_bytes
@@ -256,8 +264,12 @@ class FakeSigstore:
         signature = self.ct_key.sign(signed, ec.ECDSA(hashes.SHA256()))
         log_id = hashlib.sha256(_spki(self.ct_key.public_key())).digest()
         sct = (
-            b"\x00" + log_id + struct.pack(">QH", millis, 0)
-            + b"\x04\x03" + struct.pack(">H", len(signature)) + signature
+            b"\x00"
+            + log_id
+            + struct.pack(">QH", millis, 0)
+            + b"\x04\x03"
+            + struct.pack(">H", len(signature))
+            + signature
         )
         sct_list = struct.pack(">HH", len(sct) + 2, len(sct)) + sct
         value = b"\x04" + _der_length(len(sct_list)) + sct_list
@@ -270,7 +282,9 @@ class FakeSigstore:
         signature = leaf.key.sign(payload, ec.ECDSA(hashes.SHA256()))
         body = cosign_sign.hashedrekord_body(payload, signature, leaf.pem)
         when = integrated_time or int(SIGNED_AT.timestamp())
-        chain = b"".join(c.public_bytes(serialization.Encoding.PEM) for c in (self.intermediate, self.root))
+        chain = b"".join(
+            c.public_bytes(serialization.Encoding.PEM) for c in (self.intermediate, self.root)
+        )
         return {
             "dev.cosignproject.cosign/signature": base64.b64encode(signature).decode(),
             "dev.sigstore.cosign/certificate": leaf.pem.decode(),
@@ -278,7 +292,9 @@ class FakeSigstore:
             "dev.sigstore.cosign/bundle": cosign_sign.rekor_bundle(self.rekor_key, body, when),
         }
 
-    def keyless_bundle(self, leaf: Leaf, statement: bytes, *, integrated_time: int | None = None) -> bytes:
+    def keyless_bundle(
+        self, leaf: Leaf, statement: bytes, *, integrated_time: int | None = None
+    ) -> bytes:
         """A Sigstore bundle v0.3 (DSSE) as cosign v3 attaches it, with a Rekor v1 dsse entry."""
         pae = cosign_sign.dsse_pae(cosign_sign.IN_TOTO, statement)
         signature = leaf.key.sign(pae, ec.ECDSA(hashes.SHA256()))
@@ -291,7 +307,9 @@ class FakeSigstore:
                 "mediaType": cosign_sign.BUNDLE_V03,
                 "verificationMaterial": {
                     "certificate": {
-                        "rawBytes": base64.b64encode(leaf.cert.public_bytes(serialization.Encoding.DER)).decode()
+                        "rawBytes": base64.b64encode(
+                            leaf.cert.public_bytes(serialization.Encoding.DER)
+                        ).decode()
                     },
                     "tlogEntries": [entry],
                 },

@@ -72,7 +72,9 @@ def test_keyless_bundle_needs_a_keyless_policy(fake: FakeSigstore, fake_root: Tr
 def test_keyless_bundle_from_an_untrusted_sigstore(fake: FakeSigstore) -> None:
     bundle = fake.keyless_bundle(fake.issue(), cosign_sign.sign_statement(DIGEST))
     with pytest.raises(SignatureRejected, match="bundle does not verify"):
-        verify_bundle(bundle, DIGEST, keyless_policy(), trust_material((), production_trusted_root()))
+        verify_bundle(
+            bundle, DIGEST, keyless_policy(), trust_material((), production_trusted_root())
+        )
 
 
 def _edit(bundle: bytes, change: Any) -> bytes:
@@ -110,7 +112,9 @@ def test_tampered_keyless_bundles(
         verify_bundle(bundle, DIGEST, keyless_policy(), trust_material((), fake_root))
 
 
-def test_keyless_bundle_with_expired_certificate(fake: FakeSigstore, fake_root: TrustedRoot) -> None:
+def test_keyless_bundle_with_expired_certificate(
+    fake: FakeSigstore, fake_root: TrustedRoot
+) -> None:
     leaf = fake.issue()
     late = WHEN + 3600  # logged an hour after the ten-minute certificate expired
     bundle = fake.keyless_bundle(leaf, cosign_sign.sign_statement(DIGEST), integrated_time=late)
@@ -211,15 +215,19 @@ def test_key_based_bundle_with_a_set_meets_a_required_log(
     signing_key: ec.EllipticCurvePrivateKey, fake: FakeSigstore, fake_root: TrustedRoot
 ) -> None:
     bundle = _logged_bundle(signing_key, fake, cosign_sign.sign_statement(DIGEST))
-    assert verify_bundle(bundle, DIGEST, keyed_policy("required"), keyed_material(signing_key, fake_root))
+    assert verify_bundle(
+        bundle, DIGEST, keyed_policy("required"), keyed_material(signing_key, fake_root)
+    )
 
 
 def test_key_based_bundle_without_a_set_fails_a_required_log(
     signing_key: ec.EllipticCurvePrivateKey, fake_root: TrustedRoot
 ) -> None:
     bundle = cosign_sign.dsse_bundle(signing_key, cosign_sign.sign_statement(DIGEST))
-    with pytest.raises(SignatureRejected, match="no Rekor SET .* the policy requires one"):
-        verify_bundle(bundle, DIGEST, keyed_policy("required"), keyed_material(signing_key, fake_root))
+    with pytest.raises(SignatureRejected, match=r"no Rekor SET .* the policy requires one"):
+        verify_bundle(
+            bundle, DIGEST, keyed_policy("required"), keyed_material(signing_key, fake_root)
+        )
 
 
 def test_key_based_bundle_signed_by_another_key(
@@ -245,7 +253,9 @@ def test_key_based_bundle_with_a_set_for_another_signature(
     signing_key: ec.EllipticCurvePrivateKey, fake: FakeSigstore, fake_root: TrustedRoot
 ) -> None:
     statement = cosign_sign.sign_statement(DIGEST)
-    foreign = cosign_sign.dsse_entry_body(statement, b"\x30\x00", cosign_sign.public_key_pem(signing_key))
+    foreign = cosign_sign.dsse_entry_body(
+        statement, b"\x30\x00", cosign_sign.public_key_pem(signing_key)
+    )
     bundle = _logged_bundle(signing_key, fake, statement, body=foreign)
     with pytest.raises(SignatureRejected, match="names a different signature"):
         verify_bundle(bundle, DIGEST, keyed_policy(), keyed_material(signing_key, fake_root))
@@ -300,7 +310,8 @@ def test_statements_that_do_not_sign_this_image(
 @pytest.mark.parametrize(
     ("bundle", "reason"),
     [
-        (b"", "not valid JSON"),
+        (b"", "bundle is empty"),
+        (b"{", "not valid JSON"),
         (b"{}", "'mediaType' is missing"),
         (b'{"mediaType":"application/json"}', "media type 'application/json' is not supported"),
         (

@@ -124,7 +124,8 @@ def test_bad_signature_annotations(
 
 
 def _bundle(sig: FixtureSignature) -> dict[str, object]:
-    return json.loads(sig.annotations["dev.sigstore.cosign/bundle"])
+    bundle: dict[str, object] = json.loads(sig.annotations["dev.sigstore.cosign/bundle"])
+    return bundle
 
 
 def test_tampered_set_fails_even_when_the_log_is_optional(keyed_rekor: FixtureSignature) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
@@ -26,7 +27,8 @@ RECORDED_PAYLOAD_DIGEST = "sha256:b671489ededd1a180bd87235bba00fd83354f9c7d13b71
 RECORDED_CREATED = "2023-02-17T09:25:33.91047962-08:00"
 RECORDED_CONFIG_DIGEST = "sha256:85ad8e17d3d7c00664855c638832bd99f32d42542c2d587851410a45a7f60b95"
 RECORDED_SIGNATURE = (
-    "MEYCIQCPH7NJAIfrB6BZN91dV0o7l/i11muXrvrAh100jDMMhAIhAPsLH0oXb2OPITXRpWBMUd3vHtz5Ks5pql2Hr6t/IJXw"
+    "MEYCIQCPH7NJAIfrB6BZN91dV0o7l/i11muXrvrAh100jDMMhAIhAPsLH0oXb2OPITXRpWBMUd3vHtz5"
+    "Ks5pql2Hr6t/IJXw"
 )
 RECORDED_MANIFEST_DIGEST = "sha256:7ebe8964225fa4619b53aa35416ef0246c037e36ddf81776b21b15e1dda2262b"
 
@@ -88,7 +90,7 @@ def test_signature_tag() -> None:
     assert cosign_sign.signature_tag("sha256:abc") == "sha256-abc.sig"
 
 
-KEYS = {
+KEYS: dict[str, Callable[[], cosign_sign.PrivateKey]] = {
     "ecdsa-p256": lambda: ec.generate_private_key(ec.SECP256R1()),
     "ecdsa-p384": lambda: ec.generate_private_key(ec.SECP384R1()),
     "rsa-3072": lambda: rsa.generate_private_key(65537, 3072),
@@ -128,19 +130,26 @@ def test_tampered_artifacts_fail(fake_root: TrustedRoot) -> None:
     art = cosign_sign.sign_image(VALID_DIGEST, "registry.test/app", key)
     with pytest.raises(SignatureRejected, match="signature is for"):
         _verify(art, REKOR_DIGEST, mat)
-    other = cosign_sign.sign_image(VALID_DIGEST, "registry.test/app", ec.generate_private_key(ec.SECP256R1()))
+    other = cosign_sign.sign_image(
+        VALID_DIGEST, "registry.test/app", ec.generate_private_key(ec.SECP256R1())
+    )
     with pytest.raises(SignatureRejected, match="not by a trusted key"):
         _verify(other, VALID_DIGEST, mat)
     layer = parse_manifest(art.manifest).layers[0]
     forged = art.blobs[layer.digest].replace(b"registry.test", b"registry.evil")
     forged_layer = Descriptor(
-        layer.media_type, cosign_sign.sha256_digest(forged), len(forged), annotations=layer.annotations
+        layer.media_type,
+        cosign_sign.sha256_digest(forged),
+        len(forged),
+        annotations=layer.annotations,
     )
     with pytest.raises(SignatureRejected, match="not by a trusted key"):
         verify_legacy_signature(forged_layer, forged, VALID_DIGEST, SignaturePolicy(), mat)
 
 
-def test_multi_signature_manifest_and_rekor_bundle(fake: FakeSigstore, fake_root: TrustedRoot) -> None:
+def test_multi_signature_manifest_and_rekor_bundle(
+    fake: FakeSigstore, fake_root: TrustedRoot
+) -> None:
     key = ec.generate_private_key(ec.SECP256R1())
     first = cosign_sign.sign_layer(VALID_DIGEST, "registry.test/app", key)
     signature = base64.b64decode(first.annotations[cosign_sign.SIGNATURE_ANNOTATION])

@@ -104,12 +104,14 @@ def test_certificate_not_valid_at_integrated_time(
     # fulcio-cert is a genuine certificate for the same identity, issued a month earlier.
     older = (COSIGN / "fulcio-cert").read_text()
     swapped = keyless.with_annotations(certificate=older)
-    with pytest.raises(SignatureRejected, match="does not chain to a Fulcio CA .* 2023-01-20"):
+    with pytest.raises(SignatureRejected, match=r"does not chain to a Fulcio CA .* 2023-01-20"):
         verify(swapped, keyless_policy(MITR), fixture_root)
 
 
-def test_certificate_from_another_ca_fails(keyless: FixtureSignature, fake_root: TrustedRoot) -> None:
-    with pytest.raises(SignatureRejected, match="Rekor .* is not in the trusted root"):
+def test_certificate_from_another_ca_fails(
+    keyless: FixtureSignature, fake_root: TrustedRoot
+) -> None:
+    with pytest.raises(SignatureRejected, match=r"Rekor .* is not in the trusted root"):
         verify(keyless, keyless_policy(MITR), fake_root)
 
 
@@ -141,7 +143,9 @@ def test_untrusted_chain_annotation_cannot_anchor_trust(fake: FakeSigstore) -> N
     # root that trusts the fake logs but only the real Fulcio CA: the chain annotation
     # helps build a path, it never anchors one.
     real_ca = x509.load_pem_x509_certificates((COSIGN / "fulcio-chain").read_bytes())
-    logs_only = trusted_root_json(real_ca, [fake.rekor_key.public_key()], [fake.ct_key.public_key()])
+    logs_only = trusted_root_json(
+        real_ca, [fake.rekor_key.public_key()], [fake.ct_key.public_key()]
+    )
     root = load_trusted_root(logs_only, "real CA, fake logs")
     leaf = fake.issue(san=x509.RFC822Name(FULCIO_SUBJECT), issuer=FULCIO_ISSUER)
     with pytest.raises(SignatureRejected, match="does not chain to a Fulcio CA"):
@@ -238,5 +242,5 @@ def test_sct_from_an_untrusted_log_fails(fake: FakeSigstore) -> None:
         [fake.intermediate, fake.root], [fake.rekor_key.public_key()], [other_ct]
     )
     root = load_trusted_root(doc, "root with another CT log")
-    with pytest.raises(SignatureRejected, match="SCT does not verify: CT log .* not in"):
+    with pytest.raises(SignatureRejected, match=r"SCT does not verify: CT log .* not in"):
         verify(_fake_signature(fake, fake.issue()), keyless_policy(FAKE_IDENTITY), root)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,19 +14,20 @@ from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, p
 from gatekeeper.errors import GatekeeperError
 from gatekeeper.trust.errors import TrustError
 from gatekeeper.trust.keys import load_key_file, load_public_key
-from tests.helpers.cosign_sign import public_key_pem, sign
+from tests.helpers.cosign_sign import PrivateKey, public_key_pem, sign
 from tests.unit.trust.conftest import COSIGN
 
 MESSAGE = b'{"critical":{}}'
 
 
 def _pem(key: Any) -> bytes:
-    return key.public_key().public_bytes(
+    pem: bytes = key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
+    return pem
 
 
-SUPPORTED = {
+SUPPORTED: dict[str, Callable[[], PrivateKey]] = {
     "ecdsa-p256": lambda: ec.generate_private_key(ec.SECP256R1()),
     "ecdsa-p384": lambda: ec.generate_private_key(ec.SECP384R1()),
     "rsa-2048": lambda: rsa.generate_private_key(65537, 2048),
@@ -88,9 +90,12 @@ def test_garbage_signature_is_false_not_an_exception(garbage: bytes) -> None:
         assert key.verify(garbage, MESSAGE) is False
 
 
-REFUSED = {
+REFUSED: dict[str, tuple[Callable[[], Any], str]] = {
     "ecdsa-p521": (lambda: ec.generate_private_key(ec.SECP521R1()), "curve secp521r1"),
-    "rsa-1024": (lambda: rsa.generate_private_key(65537, 1024), "1024 bits is too small"),
+    "rsa-1024": (
+        lambda: rsa.generate_private_key(65537, 1024),  # noqa: S505 - must be refused
+        "1024 bits is too small",
+    ),
     "dsa": (lambda: dsa.generate_private_key(2048), "DSAPublicKey keys are not supported"),
     "ed448": (ed448.Ed448PrivateKey.generate, "Ed448PublicKey keys are not supported"),
 }
@@ -118,7 +123,7 @@ def test_non_keys_are_refused(data: bytes) -> None:
 
 
 def test_key_file_errors_name_the_file(tmp_path: Path) -> None:
-    with pytest.raises(TrustError, match="cannot read public key .*missing.pub"):
+    with pytest.raises(TrustError, match=r"cannot read public key .*missing\.pub"):
         load_key_file(tmp_path / "missing.pub")
     big = tmp_path / "big.pub"
     big.write_bytes(b"x" * 70_000)

@@ -73,7 +73,10 @@ def test_problems_name_their_source_and_verified_ones_still_count(
     keyed: FixtureSignature, keyless: FixtureSignature, material: TrustMaterial
 ) -> None:
     evidence = evaluate_signatures(
-        [legacy(keyed, "layer 0"), legacy(keyless, "layer 1")], REKOR_DIGEST, both_policy(), material
+        [legacy(keyed, "layer 0"), legacy(keyless, "layer 1")],
+        REKOR_DIGEST,
+        both_policy(),
+        material,
     )
     assert evidence.signers == (f"{FULCIO_ISSUER} {FULCIO_SUBJECT}",)
     assert evidence.problems == (f"layer 0: signature is for {VALID_DIGEST} not {REKOR_DIGEST}",)
@@ -88,7 +91,9 @@ def test_one_signer_signing_twice_is_one_signer(fake_root: TrustedRoot) -> None:
         layer = parse_manifest(art.manifest).layers[0]
         candidates.append(LegacySignature(f"layer {i}", layer, art.blobs[layer.digest]))
     candidates.append(
-        BundleSignature("referrer", cosign_sign.dsse_bundle(key, cosign_sign.sign_statement(VALID_DIGEST)))
+        BundleSignature(
+            "referrer", cosign_sign.dsse_bundle(key, cosign_sign.sign_statement(VALID_DIGEST))
+        )
     )
     evidence = evaluate_signatures(candidates, VALID_DIGEST, SignaturePolicy(threshold=2), mat)
     assert evidence.signers == (f"key {mat.keys[0].short_id}",)

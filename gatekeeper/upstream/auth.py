@@ -1,0 +1,148 @@
+"""Upstream authentication for gatekeeper's own requests: Bearer tokens and Basic.
+
+Docker Registry token flow (distribution ``docs/spec/auth/token.md``): a request answered
+``401`` with ``WWW-Authenticate: Bearer realm=…,service=…,scope=…`` is retried once with a
+token from ``realm``; tokens are cached per (realm, service, scope) until ``expires_in``
+(default 60 s) runs out, and used up front for later requests with the same scope.
+Anonymous tokens are fetched when there is no credential (Docker Hub's public images).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+import re
+import time
+from dataclasses import dataclass
+
+import aiohttp
+from multidict import CIMultiDict
+
+from gatekeeper.errors import Unavailable
+from gatekeeper.upstream.credentials import Credential
+
+log = logging.getLogger("gatekeeper.upstream.auth")
+
+_PARAM = re.compile(r'(\w+)=(?:"([^"]*)"|([^,\s]*))')
+_EXPIRY_MARGIN = 10.0  # renew this many seconds before a token expires
+_DEFAULT_EXPIRES = 60.0  # token.md: "if omitted, 60 seconds"
+_MAX_TOKEN_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Challenge:
+    scheme: str  # "bearer" | "basic"
+    params: dict[str, str]
+
+
+def parse_challenge(header: str) -> Challenge | None:
+    scheme, _, rest = header.strip().partition(" ")
+    if scheme.lower() not in ("bearer", "basic"):
+        return None
+    params = {m[1].lower(): m[2] if m[2] is not None else m[3] for m in _PARAM.finditer(rest)}
+    return Challenge(scheme.lower(), params)
+
+
+def scope_for(path: str, method: str) -> str | None:
+    """``repository:<name>:pull`` (``pull,push`` for writes) for a /v2/<name>/… path."""
+    for marker in ("/manifests/", "/blobs/", "/tags/list", "/referrers/"):
+        if path.startswith("/v2/") and marker in path:
+            name = path[4 : path.rindex(marker)]
+            actions = "pull" if method in ("GET", "HEAD") else "pull,push"
+            return f"repository:{name}:{actions}"
+    return None
+
+
+class Authenticator:
+    """Authorization headers for one upstream, from one credential (or none: anonymous)."""
+
+    def __init__(self, session: aiohttp.ClientSession, credential: Credential | None) -> None:
+        self._session = session
+        self._credential = credential
+        self._tokens: dict[str, tuple[str, float]] = {}  # scope → (token, expires at)
+        self._challenge: Challenge | None = None  # the last challenge seen (realm, service)
+        self._locks: dict[str, asyncio.Lock] = {}
+        self.token_requests = 0
+
+    def headers_for(self, scope: str | None) -> CIMultiDict[str]:
+        """Authorization to send up front: a cached token for ``scope``, or Basic."""
+        headers: CIMultiDict[str] = CIMultiDict()
+        if self._challenge is not None and self._challenge.scheme == "basic":
+            basic = self._basic()
+            if basic:
+                headers["Authorization"] = basic
+            return headers
+        if scope is not None:
+            cached = self._tokens.get(scope)
+            if cached is not None and cached[1] > time.monotonic():
+                headers["Authorization"] = f"Bearer {cached[0]}"
+        return headers
+
+    async def answer(self, header: str, scope: str | None) -> CIMultiDict[str] | None:
+        """Headers to retry with after a 401 carrying ``header``; None when we cannot."""
+        challenge = parse_challenge(header)
+        if challenge is None:
+            return None
+        self._challenge = challenge
+        if challenge.scheme == "basic":
+            basic = self._basic()
+            return CIMultiDict(Authorization=basic) if basic else None
+        wanted = challenge.params.get("scope") or scope or ""
+        lock = self._locks.setdefault(wanted, asyncio.Lock())
+        async with lock:  # one token request per scope, however many requests wait on it
+            cached = self._tokens.get(wanted)
+            if cached is None or cached[1] <= time.monotonic():
+                token, expires_in = await self._fetch_token(challenge, wanted)
+                self._tokens[wanted] = (token, time.monotonic() + expires_in - _EXPIRY_MARGIN)
+                if scope and scope != wanted:
+                    self._tokens[scope] = self._tokens[wanted]
+            return CIMultiDict(Authorization=f"Bearer {self._tokens[wanted][0]}")
+
+    def _basic(self) -> str | None:
+        cred = self._credential
+        if cred is None or not cred.username:
+            return None
+        raw = f"{cred.username}:{cred.password}".encode()
+        return "Basic " + base64.b64encode(raw).decode()
+
+    async def _fetch_token(self, challenge: Challenge, scope: str) -> tuple[str, float]:
+        realm = challenge.params.get("realm")
+        if not realm or not realm.startswith(("https://", "http://")):
+            raise Unavailable(f"upstream token challenge has no usable realm: {realm!r}")
+        params = {"service": challenge.params.get("service", "")}
+        if scope:
+            params["scope"] = scope
+        self.token_requests += 1
+        cred = self._credential
+        try:
+            if cred is not None and cred.identity_token:
+                form = {**params, "grant_type": "refresh_token", "client_id": "gatekeeper",
+                        "refresh_token": cred.identity_token}
+                request = self._session.post(realm, data=form)
+            else:
+                headers = {"Authorization": b} if (b := self._basic()) else {}
+                request = self._session.get(realm, params=params, headers=headers)
+            async with request as response:
+                if response.status != 200:
+                    raise Unavailable(f"token endpoint {realm} answered {response.status} "
+                                      f"for scope {scope!r}")
+                body = await response.content.read(_MAX_TOKEN_BYTES)
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            raise Unavailable(f"token endpoint {realm} is unavailable: {exc}") from exc
+        return _token_from(body, realm)
+
+
+def _token_from(body: bytes, realm: str) -> tuple[str, float]:
+    try:
+        doc = json.loads(body)
+    except ValueError as exc:
+        raise Unavailable(f"token endpoint {realm} sent no JSON") from exc
+    token = doc.get("token") or doc.get("access_token") if isinstance(doc, dict) else None
+    if not isinstance(token, str) or not token:
+        raise Unavailable(f"token endpoint {realm} sent no token")
+    expires = doc.get("expires_in")
+    valid = isinstance(expires, int | float) and not isinstance(expires, bool) and expires > 0
+    seconds = float(expires) if valid else _DEFAULT_EXPIRES
+    return token, max(seconds, _EXPIRY_MARGIN + 1)

@@ -1,0 +1,46 @@
+"""Build the upstreams a process talks to: one shared session, credentials per host."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from gatekeeper.config import Settings
+from gatekeeper.errors import ConfigError
+from gatekeeper.upstream.client import Upstream, new_session
+from gatekeeper.upstream.credentials import Credential, CredentialStore
+
+
+def load_credentials(settings: Settings) -> CredentialStore:
+    """``--upstream-credentials`` (config.json format), else the ``*_FILE`` variables.
+
+    ``GATEKEEPER_UPSTREAM_USERNAME`` + ``GATEKEEPER_UPSTREAM_PASSWORD_FILE`` give one
+    credential for the default upstream without any secret on the command line.
+    """
+    if settings.credentials is not None:
+        return CredentialStore.load(settings.credentials)
+    username = os.environ.get("GATEKEEPER_UPSTREAM_USERNAME", "")
+    password_file = os.environ.get("GATEKEEPER_UPSTREAM_PASSWORD_FILE", "")
+    if username and password_file:
+        try:
+            password = Path(password_file).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(f"cannot read GATEKEEPER_UPSTREAM_PASSWORD_FILE: {exc}") from exc
+        host = settings.upstream.split("://", 1)[1].split("/", 1)[0]
+        return CredentialStore({host: Credential(username, password)})
+    return CredentialStore.empty()
+
+
+def build_upstreams(settings: Settings) -> tuple[Upstream, dict[str, Upstream]]:
+    """The default upstream and the mirror namespace routes, sharing one session."""
+    session = new_session(settings.limits, settings.upstream_ca)
+    credentials = load_credentials(settings)
+    made: dict[str, Upstream] = {}
+
+    def upstream(url: str) -> Upstream:
+        if url not in made:
+            made[url] = Upstream(url, session, credentials.for_url(url), owns_session=False)
+        return made[url]
+
+    default = upstream(settings.upstream)
+    return default, {name: upstream(url) for name, url in settings.namespaces}
