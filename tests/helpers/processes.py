@@ -104,6 +104,7 @@ def start_gatekeeper(
 ) -> Process:
     """``python -m gatekeeper serve`` as a real process on a free port."""
     port = free_port()
+    workdir.mkdir(parents=True, exist_ok=True)
     log_path = workdir / f"gatekeeper-{port}.log"
     full_env = {**os.environ, **(env or {})}
     with log_path.open("wb") as log:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import requests
+
 from tests.helpers import cosign_sign
 from tests.helpers.cosign_sign import PrivateKey, SignatureManifest
 from tests.helpers.images import OCI_INDEX, OCI_MANIFEST, sha256
@@ -13,19 +15,20 @@ BUNDLE_TYPE = "application/vnd.dev.sigstore.bundle.v0.3+json"
 EMPTY_CONFIG = "application/vnd.oci.empty.v1+json"
 
 
-def push_signature(base: str, repo: str, subject_digest: str, sig: SignatureManifest) -> None:
+def push_signature(base: str, repo: str, subject_digest: str, sig: SignatureManifest,
+                   session: requests.Session | None = None) -> None:
     """Push a ``.sig`` artifact under the tag cosign uses for ``subject_digest``."""
     for data in sig.blobs.values():
-        push_blob(base, repo, data)
+        push_blob(base, repo, data, session)
     response = push_manifest(base, repo, cosign_sign.signature_tag(subject_digest), sig.manifest,
-                             OCI_MANIFEST)
+                             OCI_MANIFEST, session)
     response.raise_for_status()
 
 
-def sign_and_push(base: str, registry_host: str, repo: str, digest: str, key: PrivateKey
-                  ) -> SignatureManifest:
+def sign_and_push(base: str, registry_host: str, repo: str, digest: str, key: PrivateKey,
+                  session: requests.Session | None = None) -> SignatureManifest:
     sig = cosign_sign.sign_image(digest, f"{registry_host}/{repo}", key)
-    push_signature(base, repo, digest, sig)
+    push_signature(base, repo, digest, sig, session)
     return sig
 
 

@@ -1,0 +1,142 @@
+"""ScanVerdicts: the ScanGatherer that finds the newest verdict for the manifest admitted.
+
+Where it looks, cheapest first, and when it stops:
+
+1. the :class:`VerdictCache` (scanner and attestation verdicts, shared through Redis) and the
+   :class:`VerdictDirectory` (Trivy reports, already in memory) — both, because the newest
+   ``created`` wins ("the latest verdict decides"); a verdict fresh enough for
+   ``scan.max_age`` ends the search;
+2. further :class:`VerdictSource`\\ s, in order (the extension point for signed
+   vulnerability attestations in the registry); a verdict found is cached;
+3. the Harbor scanner adapter, when the rule sets ``scan.scanner``: at most
+   ``wait_seconds``, after which the scan continues in the background and its report is
+   cached when it arrives.
+
+Directory verdicts are not copied into the cache: the directory is already in memory, and a
+removed or replaced report must stop counting within seconds, not after a cache TTL.
+
+When nothing is found, :attr:`ScanEvidence.note` says where gatekeeper looked (the policy
+core prints it as "no vulnerability verdict for … (looked at: NOTE)"). Deciding is left to
+the policy core; this module only finds verdicts.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Protocol
+
+from gatekeeper.errors import GatekeeperError
+from gatekeeper.policy.checks import as_utc
+from gatekeeper.policy.evidence import ScanEvidence, ScanVerdict
+from gatekeeper.policy.model import ScanPolicy
+from gatekeeper.scans.cache import VerdictCache
+from gatekeeper.scans.directory import VerdictDirectory
+from gatekeeper.scans.harbor import HarborScanner
+from gatekeeper.server.evidence import Subject
+
+log = logging.getLogger("gatekeeper.scans")
+
+
+class VerdictSource(Protocol):
+    """A further place verdicts come from, asked when cache and directory have none fresh.
+
+    ``find`` returns a verdict for ``subject.digest`` or None; it raises only
+    :class:`GatekeeperError` (logged, and named in the note). Verdicts it returns are cached.
+    """
+
+    @property
+    def name(self) -> str:
+        """Where it looks, for the note: e.g. "vulnerability attestations in the registry"."""
+        ...
+
+    async def find(self, subject: Subject, policy: ScanPolicy) -> ScanVerdict | None:
+        """The verdict this source holds for ``subject``, if any."""
+        ...
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class ScanVerdicts:
+    """A :data:`gatekeeper.server.evidence.ScanGatherer` over the configured sources."""
+
+    def __init__(
+        self,
+        cache: VerdictCache,
+        *,
+        directory: VerdictDirectory | None = None,
+        scanner: HarborScanner | None = None,
+        sources: Sequence[VerdictSource] = (),
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        self._cache = cache
+        self._directory = directory
+        self._scanner = scanner
+        self._sources = tuple(sources)
+        self._clock = clock
+
+    async def __call__(self, subject: Subject, policy: ScanPolicy) -> ScanEvidence:
+        """The newest verdict for ``subject.digest``, or None and where gatekeeper looked."""
+        digest = subject.digest
+        now = self._clock()
+        looked: list[str] = []
+        best = await self._cache.get(digest)
+        if self._directory is not None:
+            looked.append(f"reports in {self._directory.path}")
+            best = _newest(best, self._directory.lookup(digest))
+        if _fresh(best, policy, now):
+            return ScanEvidence(best)
+        for source in self._sources:
+            try:
+                found = await source.find(subject, policy)
+            except GatekeeperError as exc:
+                log.warning("%s for %s: %s", source.name, digest, exc.message)
+                looked.append(f"{source.name} (failed: {exc.message})")
+                continue
+            looked.append(source.name)
+            if found is None:
+                continue
+            if found.digest != digest:
+                log.warning("%s answered for %s with a verdict on %s: ignored", source.name,
+                            digest, found.digest)
+                continue
+            await self._cache.put(found)
+            best = _newest(best, found)
+            if _fresh(best, policy, now):
+                return ScanEvidence(best)
+        if policy.scanner is not None:
+            if self._scanner is None:
+                looked.append(f"scanner {policy.scanner} (not asked: no scanner client)")
+            else:
+                answer = await self._scanner.verdict(subject, policy.scanner)
+                looked.append(f"scanner {policy.scanner} ({answer.status})")
+                best = _newest(best, answer.verdict)
+        if best is not None:
+            return ScanEvidence(best)
+        return ScanEvidence(None, note=", ".join(looked) or "no verdict source is configured")
+
+
+def _newest(current: ScanVerdict | None, other: ScanVerdict | None) -> ScanVerdict | None:
+    """The later of two verdicts by ``created`` (None: oldest; a tie keeps ``current``)."""
+    if current is None:
+        return other
+    if other is None or other.created is None:
+        return current
+    if current.created is None or as_utc(other.created) > as_utc(current.created):
+        return other
+    return current
+
+
+def _fresh(verdict: ScanVerdict | None, policy: ScanPolicy, now: datetime) -> bool:
+    """Whether ``verdict`` ends the search: it exists and ``scan.max_age`` allows it.
+
+    Only decides whether to ask further sources; the policy core judges the verdict.
+    """
+    if verdict is None:
+        return False
+    if policy.max_age is None:
+        return True
+    return verdict.created is not None and as_utc(verdict.created) + policy.max_age >= as_utc(now)
