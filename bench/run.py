@@ -82,8 +82,9 @@ def start_nginx(work: Path, upstream_host: str) -> Process:
     conf.write_text(NGINX_CONF.format(work=work, upstream=upstream_host, port=port))
     log = work / "nginx.log"
     with log.open("wb") as out:
-        proc = subprocess.Popen(["nginx", "-c", str(conf), "-p", str(work)], stdout=out,
-                                stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            ["nginx", "-c", str(conf), "-p", str(work)], stdout=out, stderr=subprocess.STDOUT
+        )
     url = f"http://127.0.0.1:{port}"
     wait_http(f"{url}/v2/", proc)
     return Process(proc, url, log)
@@ -91,9 +92,22 @@ def start_nginx(work: Path, upstream_host: str) -> Process:
 
 def wrk(url: str, connections: int, seconds: int, accept: str) -> Load:
     out = subprocess.run(
-        ["wrk", "-t", "2", "-c", str(connections), "-d", f"{seconds}s", "--latency",
-         "-H", f"Accept: {accept}", url],
-        capture_output=True, text=True, check=True,
+        [
+            "wrk",
+            "-t",
+            "2",
+            "-c",
+            str(connections),
+            "-d",
+            f"{seconds}s",
+            "--latency",
+            "-H",
+            f"Accept: {accept}",
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out)[1])  # type: ignore[index]
     return Load(rps, _latency(out, "50%"), _latency(out, "99%"))
@@ -109,8 +123,12 @@ def _latency(out: str, pct: str) -> float:
 
 def curl_get(url: str) -> float:
     """Seconds to download ``url`` into /dev/null."""
-    out = subprocess.run(["curl", "-sf", "-o", "/dev/null", "-w", "%{time_total}", url],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        ["curl", "-sf", "-o", "/dev/null", "-w", "%{time_total}", url],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     return float(out)
 
 
@@ -122,9 +140,22 @@ def curl_put(base: str, repo: str, path: Path, digest: str) -> float:
         location = base + location
     sep = "&" if "?" in location else "?"
     t0 = time.perf_counter()
-    subprocess.run(["curl", "-sf", "-o", "/dev/null", "-T", str(path), "-H", "Expect:",
-                    "-H", "Content-Type: application/octet-stream",
-                    f"{location}{sep}digest={digest}"], check=True)
+    subprocess.run(
+        [
+            "curl",
+            "-sf",
+            "-o",
+            "/dev/null",
+            "-T",
+            str(path),
+            "-H",
+            "Expect:",
+            "-H",
+            "Content-Type: application/octet-stream",
+            f"{location}{sep}digest={digest}",
+        ],
+        check=True,
+    )
     return time.perf_counter() - t0
 
 
@@ -144,8 +175,9 @@ def main() -> int:
     policy.write_text('rules: [{name: all, repositories: ["**"]}]\n')
     registry = start_registry(work / "registry")
     nginx = start_nginx(work, registry.host)
-    gate = start_gatekeeper(work, registry.url, policy, "--decision-log",
-                            str(work / "decisions.log"))
+    gate = start_gatekeeper(
+        work, registry.url, policy, "--decision-log", str(work / "decisions.log")
+    )
     targets = {"direct": registry.url, "nginx": nginx.url, "gatekeeper": gate.url}
     try:
         results = run(work, targets, seconds, blob_mib, repeat)
@@ -160,8 +192,9 @@ def main() -> int:
     return 0
 
 
-def run(work: Path, targets: dict[str, str], seconds: int, blob_mib: int, repeat: int
-        ) -> dict[str, object]:
+def run(
+    work: Path, targets: dict[str, str], seconds: int, blob_mib: int, repeat: int
+) -> dict[str, object]:
     repo = "bench/app"
     img = images.image("bench")
     images.push_image(work, img, f"{targets['direct'].split('://')[1]}/{repo}:1.0.0")
@@ -171,14 +204,19 @@ def run(work: Path, targets: dict[str, str], seconds: int, blob_mib: int, repeat
             url = f"{base}/v2/{repo}/manifests/{img.digest}"
             wrk(url, connections, 1, images.OCI_MANIFEST)  # warm up connections and caches
             results[f"manifest_c{connections}_{name}"] = asdict(
-                wrk(url, connections, seconds, images.OCI_MANIFEST))
+                wrk(url, connections, seconds, images.OCI_MANIFEST)
+            )
 
     blob = work / "blob.bin"
     with blob.open("wb") as out:
         for _ in range(blob_mib):
             out.write(os.urandom(MIB))
-    digest = "sha256:" + subprocess.run(["sha256sum", str(blob)], capture_output=True,
-                                        text=True, check=True).stdout.split()[0]
+    digest = (
+        "sha256:"
+        + subprocess.run(
+            ["sha256sum", str(blob)], capture_output=True, text=True, check=True
+        ).stdout.split()[0]
+    )
     curl_put(targets["direct"], repo, blob, digest)
     for name, base in targets.items():
         url = f"{base}/v2/{repo}/blobs/{digest}"
@@ -204,16 +242,20 @@ def report(results: dict[str, object]) -> None:
         for name in ("direct", "nginx", "gatekeeper"):
             load = results[f"manifest_c{connections}_{name}"]
             assert isinstance(load, dict)
-            print(f"{name + f' c={connections}':>22} {load['rps']:>9.0f} {load['p50_ms']:>8.2f} "
-                  f"{load['p99_ms']:>8.2f} {load['rps'] / direct['rps']:>9.2f}")
+            print(
+                f"{name + f' c={connections}':>22} {load['rps']:>9.0f} {load['p50_ms']:>8.2f} "
+                f"{load['p99_ms']:>8.2f} {load['rps'] / direct['rps']:>9.2f}"
+            )
     for kind in ("get", "put"):
         print(f"\nblob {kind.upper()} (MiB/s)")
         direct = num(f"blob_{kind}_direct_mib_s")
         nginx = num(f"blob_{kind}_nginx_mib_s")
         for name in ("direct", "nginx", "gatekeeper"):
             value = num(f"blob_{kind}_{name}_mib_s")
-            print(f"{name:>22} {value:>9.0f}  × direct {value / direct:.2f}  "
-                  f"× nginx {value / nginx:.2f}")
+            print(
+                f"{name:>22} {value:>9.0f}  × direct {value / direct:.2f}  "
+                f"× nginx {value / nginx:.2f}"
+            )
     print(f"\ngatekeeper peak RSS: {num('gatekeeper_peak_rss_mib'):.0f} MiB")
 
 

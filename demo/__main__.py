@@ -55,13 +55,14 @@ def denied_line(stderr: str) -> str:
     """The part of skopeo's error output that carries gatekeeper's message."""
     for line in stderr.splitlines():
         if "gatekeeper:" in line:
-            return "…" + line[line.index("denied:"):] if "denied:" in line else line
+            return "…" + line[line.index("denied:") :] if "denied:" in line else line
     return stderr.strip().splitlines()[-1] if stderr.strip() else ""
 
 
 def pull(gate: Process, ref: str) -> None:
-    result = images.skopeo("inspect", "--raw", "--tls-verify=false",
-                           f"docker://{gate.host}/{ref}", check=False)
+    result = images.skopeo(
+        "inspect", "--raw", "--tls-verify=false", f"docker://{gate.host}/{ref}", check=False
+    )
     ok = result.returncode == 0
     out = f"digest {images.sha256(result.stdout.encode())}" if ok else denied_line(result.stderr)
     show(ok, f"skopeo inspect docker://{gate.host}/{ref}", out)
@@ -70,8 +71,11 @@ def pull(gate: Process, ref: str) -> None:
 def push(work: Path, gate: Process, img: images.Image, ref: str) -> None:
     result = images.push_image(work, img, f"{gate.host}/{ref}", check=False)
     ok = result.returncode == 0
-    show(ok, f"skopeo copy oci:… docker://{gate.host}/{ref}",
-         "" if ok else denied_line(result.stderr))
+    show(
+        ok,
+        f"skopeo copy oci:… docker://{gate.host}/{ref}",
+        "" if ok else denied_line(result.stderr),
+    )
 
 
 def main() -> int:
@@ -80,12 +84,16 @@ def main() -> int:
     policy.write_text(POLICY)
     step(f"starting a CNCF distribution registry and gatekeeper (work dir {work})")
     registry = start_registry(work / "registry")
-    gate = start_gatekeeper(work, registry.url, policy, "--decision-log",
-                            str(work / "decisions.jsonl"))
-    dry = start_gatekeeper(work, registry.url, policy, "--dry-run", "--decision-log",
-                           str(work / "dry-decisions.jsonl"))
-    print(f"  registry   {registry.url}\n  gatekeeper {gate.url}  (enforce)\n"
-          f"  gatekeeper {dry.url}  (dry-run)\n  policy:")
+    gate = start_gatekeeper(
+        work, registry.url, policy, "--decision-log", str(work / "decisions.jsonl")
+    )
+    dry = start_gatekeeper(
+        work, registry.url, policy, "--dry-run", "--decision-log", str(work / "dry-decisions.jsonl")
+    )
+    print(
+        f"  registry   {registry.url}\n  gatekeeper {gate.url}  (enforce)\n"
+        f"  gatekeeper {dry.url}  (dry-run)\n  policy:"
+    )
     print(textwrap.indent(POLICY.strip(), "    "))
     try:
         app = images.image("demo-app")
@@ -102,22 +110,32 @@ def main() -> int:
         pull(gate, "team/app:latest")
         pull(gate, "tools/unknown:1.0.0")
         step("a blob of the refused image cannot be fetched by digest either")
-        blob = requests.get(f"{gate.url}/v2/team/app/blobs/{other.layers[0].digest}",
-                            timeout=10)
-        show(blob.ok, f"GET /v2/team/app/blobs/{other.layers[0].digest[:19]}…",
-             blob.json()["errors"][0]["message"] if not blob.ok else "")
+        blob = requests.get(f"{gate.url}/v2/team/app/blobs/{other.layers[0].digest}", timeout=10)
+        show(
+            blob.ok,
+            f"GET /v2/team/app/blobs/{other.layers[0].digest[:19]}…",
+            blob.json()["errors"][0]["message"] if not blob.ok else "",
+        )
         step("the same pull through gatekeeper in dry-run: let through, with a warning")
-        response = requests.get(f"{dry.url}/v2/team/app/manifests/latest",
-                                headers={"Accept": images.OCI_MANIFEST}, timeout=10)
-        show(response.ok, "GET /v2/team/app/manifests/latest",
-             f"Warning: {response.headers.get('Warning', '(none)')}")
+        response = requests.get(
+            f"{dry.url}/v2/team/app/manifests/latest",
+            headers={"Accept": images.OCI_MANIFEST},
+            timeout=10,
+        )
+        show(
+            response.ok,
+            "GET /v2/team/app/manifests/latest",
+            f"Warning: {response.headers.get('Warning', '(none)')}",
+        )
         step("decision log (one JSON line per decision)")
         for name in ("decisions.jsonl", "dry-decisions.jsonl"):
             for line in (work / name).read_text().splitlines():
                 entry = json.loads(line)
-                print(f"  {entry['outcome']:>10}  {entry['action']:<4} {entry['repository']}:"
-                      f"{entry['reference'][:19]}  rule={entry['rule']}  "
-                      f"{'; '.join(entry['reasons'])[:90]}")
+                print(
+                    f"  {entry['outcome']:>10}  {entry['action']:<4} {entry['repository']}:"
+                    f"{entry['reference'][:19]}  rule={entry['rule']}  "
+                    f"{'; '.join(entry['reasons'])[:90]}"
+                )
     finally:
         for process in (dry, gate, registry):
             process.stop()

@@ -41,22 +41,41 @@ def _env_path(name: str) -> Path | None:
 
 def _add_upstream_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--upstream", action="append", default=None, metavar="[NAME=]URL",
+        "--upstream",
+        action="append",
+        default=None,
+        metavar="[NAME=]URL",
         help="upstream registry base URL; NAME=URL routes a mirrored registry namespace "
-        "(repeatable; GATEKEEPER_UPSTREAM, comma-separated)")
+        "(repeatable; GATEKEEPER_UPSTREAM, comma-separated)",
+    )
     parser.add_argument(
-        "--policy", action="append", type=Path, default=None,
-        help=f"policy file or directory, repeatable (GATEKEEPER_POLICY, '{os.pathsep}'-separated)")
+        "--policy",
+        action="append",
+        type=Path,
+        default=None,
+        help=f"policy file or directory, repeatable (GATEKEEPER_POLICY, '{os.pathsep}'-separated)",
+    )
     parser.add_argument(
-        "--upstream-credentials", type=Path, default=_env_path("UPSTREAM_CREDENTIALS"),
+        "--upstream-credentials",
+        type=Path,
+        default=_env_path("UPSTREAM_CREDENTIALS"),
         help="gatekeeper's own upstream credentials, Docker config.json format "
         "(GATEKEEPER_UPSTREAM_CREDENTIALS; or GATEKEEPER_UPSTREAM_USERNAME + "
-        "GATEKEEPER_UPSTREAM_PASSWORD_FILE)")
-    parser.add_argument("--upstream-ca", type=Path, default=_env_path("UPSTREAM_CA"),
-                        help="CA bundle for upstreams with a private CA (GATEKEEPER_UPSTREAM_CA)")
-    parser.add_argument("--mirror", action="store_true", default=_env_flag("MIRROR"),
-                        help="read-only pull-through mirror for docker/containerd/podman; the "
-                        "default upstream is Docker Hub (GATEKEEPER_MIRROR)")
+        "GATEKEEPER_UPSTREAM_PASSWORD_FILE)",
+    )
+    parser.add_argument(
+        "--upstream-ca",
+        type=Path,
+        default=_env_path("UPSTREAM_CA"),
+        help="CA bundle for upstreams with a private CA (GATEKEEPER_UPSTREAM_CA)",
+    )
+    parser.add_argument(
+        "--mirror",
+        action="store_true",
+        default=_env_flag("MIRROR"),
+        help="read-only pull-through mirror for docker/containerd/podman; the "
+        "default upstream is Docker Hub (GATEKEEPER_MIRROR)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -67,25 +86,47 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", help="run the gate in front of a registry")
     _add_upstream_flags(serve)
-    serve.add_argument("--listen", default=_env("LISTEN", "127.0.0.1:5000"),
-                       help="HOST:PORT to listen on (GATEKEEPER_LISTEN)")
-    serve.add_argument("--dry-run", action="store_true", default=_env_flag("DRY_RUN"),
-                       help="warn and log what would be refused, refuse nothing "
-                       "(GATEKEEPER_DRY_RUN)")
-    serve.add_argument("--decision-log", type=Path, default=_env_path("DECISION_LOG"),
-                       help="append decision JSON lines here instead of stdout "
-                       "(GATEKEEPER_DECISION_LOG)")
-    serve.add_argument("--access-log", action="store_true", default=_env_flag("ACCESS_LOG"),
-                       help="log every request to stderr (GATEKEEPER_ACCESS_LOG)")
-    serve.add_argument("--tls-cert", type=Path, default=_env_path("TLS_CERT"),
-                       help="serve HTTPS with this certificate chain (GATEKEEPER_TLS_CERT); "
-                       "reloaded when it changes")
-    serve.add_argument("--tls-key", type=Path, default=_env_path("TLS_KEY"),
-                       help="private key for --tls-cert (GATEKEEPER_TLS_KEY)")
+    serve.add_argument(
+        "--listen",
+        default=_env("LISTEN", "127.0.0.1:5000"),
+        help="HOST:PORT to listen on (GATEKEEPER_LISTEN)",
+    )
+    serve.add_argument(
+        "--dry-run",
+        action="store_true",
+        default=_env_flag("DRY_RUN"),
+        help="warn and log what would be refused, refuse nothing (GATEKEEPER_DRY_RUN)",
+    )
+    serve.add_argument(
+        "--decision-log",
+        type=Path,
+        default=_env_path("DECISION_LOG"),
+        help="append decision JSON lines here instead of stdout (GATEKEEPER_DECISION_LOG)",
+    )
+    serve.add_argument(
+        "--access-log",
+        action="store_true",
+        default=_env_flag("ACCESS_LOG"),
+        help="log every request to stderr (GATEKEEPER_ACCESS_LOG)",
+    )
+    serve.add_argument(
+        "--tls-cert",
+        type=Path,
+        default=_env_path("TLS_CERT"),
+        help="serve HTTPS with this certificate chain (GATEKEEPER_TLS_CERT); "
+        "reloaded when it changes",
+    )
+    serve.add_argument(
+        "--tls-key",
+        type=Path,
+        default=_env_path("TLS_KEY"),
+        help="private key for --tls-cert (GATEKEEPER_TLS_KEY)",
+    )
 
     evaluate = commands.add_parser(
-        "evaluate", help="print the decision for an image without a client (exit 0 allow, "
-        "1 deny, 2 error)")
+        "evaluate",
+        help="print the decision for an image without a client (exit 0 allow, 1 deny, 2 error)",
+    )
     evaluate.add_argument("ref", help="repo:tag or repo@sha256:…")
     _add_upstream_flags(evaluate)
     evaluate.add_argument("--json", action="store_true", help="print the decision as JSON")

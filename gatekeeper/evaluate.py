@@ -34,8 +34,9 @@ def parse_reference(text: str) -> Reference:
     else:
         slash = text.rfind("/")
         colon = text.rfind(":")
-        repository, reference = (text[:colon], text[colon + 1 :]) if colon > slash else (
-            text, "latest")
+        repository, reference = (
+            (text[:colon], text[colon + 1 :]) if colon > slash else (text, "latest")
+        )
     return Reference(check_name(repository), check_reference(reference))
 
 
@@ -43,14 +44,27 @@ async def evaluate(settings: Settings, ref: Reference) -> Admission:
     policies = PolicyStore(settings.policy_paths, load_policy, dry_run=settings.dry_run)
     limits = settings.limits
     upstream, _ = build_upstreams(settings)
-    deps = Deps(settings, upstream, policies,
-                MemoryAdmissionStore(limits.admission_ttl, limits.admission_entries),
-                DecisionLog(Path(os.devnull)), default_gatherers(upstream))
+    deps = Deps(
+        settings,
+        upstream,
+        policies,
+        MemoryAdmissionStore(limits.admission_ttl, limits.admission_entries),
+        DecisionLog(Path(os.devnull)),
+        default_gatherers(upstream),
+    )
     try:
-        fetched = await fetch_manifest(upstream, ref.repository, ref.reference,
-                                       limits.manifest_bytes)
-        return await admit(deps, Action.PULL, ref.repository, ref.reference, fetched.digest,
-                           fetched.data, fetched.content_type)
+        fetched = await fetch_manifest(
+            upstream, ref.repository, ref.reference, limits.manifest_bytes
+        )
+        return await admit(
+            deps,
+            Action.PULL,
+            ref.repository,
+            ref.reference,
+            fetched.digest,
+            fetched.data,
+            fetched.content_type,
+        )
     finally:
         await upstream.session.close()
         deps.decisions.close()
@@ -60,22 +74,27 @@ def render(admission: Admission, as_json: bool) -> str:
     decision = admission.decision
     request = admission.request
     if as_json:
-        return json.dumps({
-            "repository": request.repository,
-            "reference": request.reference,
-            "digest": request.digest,
-            "rule": decision.rule,
-            "outcome": decision.log_outcome,
-            "mode": decision.mode.value,
-            "reasons": list(decision.reasons),
-            "hints": list(decision.hints),
-        }, indent=2)
-    lines = [f"{decision.log_outcome.upper()} {request.repository}:{request.reference}"
-             if ":" not in request.reference else
-             f"{decision.log_outcome.upper()} {request.repository}@{request.reference}",
-             f"  digest: {request.digest}",
-             f"  rule:   {decision.rule or '(no rule matches: default deny)'}",
-             f"  mode:   {decision.mode.value}"]
+        return json.dumps(
+            {
+                "repository": request.repository,
+                "reference": request.reference,
+                "digest": request.digest,
+                "rule": decision.rule,
+                "outcome": decision.log_outcome,
+                "mode": decision.mode.value,
+                "reasons": list(decision.reasons),
+                "hints": list(decision.hints),
+            },
+            indent=2,
+        )
+    lines = [
+        f"{decision.log_outcome.upper()} {request.repository}:{request.reference}"
+        if ":" not in request.reference
+        else f"{decision.log_outcome.upper()} {request.repository}@{request.reference}",
+        f"  digest: {request.digest}",
+        f"  rule:   {decision.rule or '(no rule matches: default deny)'}",
+        f"  mode:   {decision.mode.value}",
+    ]
     lines += [f"  reason: {reason}" for reason in decision.reasons]
     lines += [f"  fix:    {hint}" for hint in decision.hints]
     return "\n".join(lines)

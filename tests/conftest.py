@@ -40,8 +40,9 @@ def gatekeeper(
     tmp_path_factory: pytest.TempPathFactory, registry: Process, permissive_policy: Path
 ) -> Iterator[Process]:
     """gatekeeper with the permissive policy in front of the session registry."""
-    process = start_gatekeeper(tmp_path_factory.mktemp("gatekeeper"), registry.url,
-                               permissive_policy)
+    process = start_gatekeeper(
+        tmp_path_factory.mktemp("gatekeeper"), registry.url, permissive_policy
+    )
     yield process
     process.stop()
 

@@ -47,10 +47,12 @@ from gatekeeper.upstream.reads import (
 log = logging.getLogger("gatekeeper.signatures")
 
 SIMPLE_SIGNING = "application/vnd.dev.cosign.simplesigning.v1+json"
-BUNDLE_TYPES = frozenset({
-    "application/vnd.dev.sigstore.bundle.v0.3+json",
-    "application/vnd.dev.sigstore.bundle+json;version=0.3",
-})
+BUNDLE_TYPES = frozenset(
+    {
+        "application/vnd.dev.sigstore.bundle.v0.3+json",
+        "application/vnd.dev.sigstore.bundle+json;version=0.3",
+    }
+)
 _INDEX_LIMIT = 1024 * 1024  # a referrers index or .sig manifest larger than this is hostile
 
 
@@ -76,13 +78,16 @@ class RegistrySignatures:
         self._limits = limits
         self._config = cache
         self._load_material = load_material
-        self._positive: TTLCache[tuple[str, str, SignaturePolicy], SignatureEvidence] = \
-            TTLCache(cache.max_entries, cache.positive_ttl)
-        self._negative: TTLCache[tuple[str, str, SignaturePolicy], SignatureEvidence] = \
-            TTLCache(cache.max_entries, cache.negative_ttl)
+        self._positive: TTLCache[tuple[str, str, SignaturePolicy], SignatureEvidence] = TTLCache(
+            cache.max_entries, cache.positive_ttl
+        )
+        self._negative: TTLCache[tuple[str, str, SignaturePolicy], SignatureEvidence] = TTLCache(
+            cache.max_entries, cache.negative_ttl
+        )
         self._materials: TTLCache[SignaturePolicy, TrustMaterial] = TTLCache(256, 60.0)
-        self._flights: SingleFlight[tuple[str, str, SignaturePolicy], SignatureEvidence] = \
+        self._flights: SingleFlight[tuple[str, str, SignaturePolicy], SignatureEvidence] = (
             SingleFlight()
+        )
         self.verifications = 0  # how many times artifacts were fetched and verified
 
     async def __call__(self, subject: Subject, policy: SignaturePolicy) -> SignatureEvidence:
@@ -100,23 +105,33 @@ class RegistrySignatures:
             self._materials[policy] = material
         return material
 
-    async def _verify(self, subject: Subject, policy: SignaturePolicy,
-                      material: TrustMaterial, key: tuple[str, str, SignaturePolicy]
-                      ) -> SignatureEvidence:
+    async def _verify(
+        self,
+        subject: Subject,
+        policy: SignaturePolicy,
+        material: TrustMaterial,
+        key: tuple[str, str, SignaturePolicy],
+    ) -> SignatureEvidence:
         self.verifications += 1
         candidates, looked_at, problems = await self._discover(subject)
         evidence = await asyncio.to_thread(
-            evaluate_signatures, candidates, subject.digest, policy, material,
-            looked_at=looked_at, limits=self._limits)
+            evaluate_signatures,
+            candidates,
+            subject.digest,
+            policy,
+            material,
+            looked_at=looked_at,
+            limits=self._limits,
+        )
         if problems:
-            evidence = SignatureEvidence(evidence.signers, evidence.looked_at,
-                                         (*problems, *evidence.problems))
+            evidence = SignatureEvidence(
+                evidence.signers, evidence.looked_at, (*problems, *evidence.problems)
+            )
         cache = self._positive if len(evidence.signers) >= policy.threshold else self._negative
         cache[key] = evidence
         return evidence
 
-    async def _discover(self, subject: Subject
-                        ) -> tuple[list[Candidate], list[str], list[str]]:
+    async def _discover(self, subject: Subject) -> tuple[list[Candidate], list[str], list[str]]:
         """Fetch every candidate signature; fetch failures become problems, not errors."""
         legacy_tag = tag_fallback(subject.digest) + ".sig"
         looked_at = [f"tag {legacy_tag}", "referrers"]
@@ -144,20 +159,24 @@ class RegistrySignatures:
         layers = [layer for layer in manifest.layers if layer.media_type == SIMPLE_SIGNING]
         layers = layers[: self._limits.max_candidates + 1]  # one more: "too many" is reported
         payloads = await asyncio.gather(*(self._payload(repository, layer) for layer in layers))
-        return [LegacySignature(f"tag {tag}", layer, payload)
-                for layer, payload in zip(layers, payloads, strict=True)]
+        return [
+            LegacySignature(f"tag {tag}", layer, payload)
+            for layer, payload in zip(layers, payloads, strict=True)
+        ]
 
     async def _payload(self, repository: str, layer: Descriptor) -> bytes:
         if layer.size > self._limits.max_payload_bytes:
             return b""  # refused by the verifier from the descriptor size, never downloaded
-        return await fetch_blob(self._upstream, repository, layer.digest,
-                                self._limits.max_payload_bytes)
+        return await fetch_blob(
+            self._upstream, repository, layer.digest, self._limits.max_payload_bytes
+        )
 
     async def _bundles(self, repository: str, digest: str) -> list[Candidate]:
         index = await fetch_referrers(self._upstream, repository, digest, _INDEX_LIMIT)
         if index is None:
-            index = await fetch_optional_manifest(self._upstream, repository,
-                                                  tag_fallback(digest), _INDEX_LIMIT)
+            index = await fetch_optional_manifest(
+                self._upstream, repository, tag_fallback(digest), _INDEX_LIMIT
+            )
         if index is None:
             return []
         referrers = parse_manifest(index.data, index.content_type).manifests
@@ -167,8 +186,9 @@ class RegistrySignatures:
         return [candidate for candidate in found if candidate is not None]
 
     async def _bundle(self, repository: str, referrer: Descriptor) -> Candidate | None:
-        fetched = await fetch_optional_manifest(self._upstream, repository, referrer.digest,
-                                                _INDEX_LIMIT)
+        fetched = await fetch_optional_manifest(
+            self._upstream, repository, referrer.digest, _INDEX_LIMIT
+        )
         if fetched is None:
             return None
         manifest = parse_manifest(fetched.data, fetched.content_type)
@@ -177,6 +197,7 @@ class RegistrySignatures:
             return None
         if layer.size > self._limits.max_bundle_bytes:
             return BundleSignature(f"referrer {referrer.digest}", b"")
-        data = await fetch_blob(self._upstream, repository, layer.digest,
-                                self._limits.max_bundle_bytes)
+        data = await fetch_blob(
+            self._upstream, repository, layer.digest, self._limits.max_bundle_bytes
+        )
         return BundleSignature(f"referrer {referrer.digest}", data)

@@ -50,8 +50,9 @@ async def stream_response(
     except (TimeoutError, aiohttp.ClientError) as exc:
         # Too late for an error response: cut the connection so the client sees a short
         # body instead of a silently truncated one.
-        log.warning("upstream body broke off for %s %s: %s", request.method, request.path,
-                    describe(exc))
+        log.warning(
+            "upstream body broke off for %s %s: %s", request.method, request.path, describe(exc)
+        )
         _abort(request)
         return response
     except ConnectionError:

@@ -100,8 +100,12 @@ class ScanVerdicts:
             if found is None:
                 continue
             if found.digest != digest:
-                log.warning("%s answered for %s with a verdict on %s: ignored", source.name,
-                            digest, found.digest)
+                log.warning(
+                    "%s answered for %s with a verdict on %s: ignored",
+                    source.name,
+                    digest,
+                    found.digest,
+                )
                 continue
             await self._cache.put(found)
             best = _newest(best, found)

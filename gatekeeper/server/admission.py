@@ -45,8 +45,9 @@ async def admit(
     try:
         manifest = parse_manifest(body, content_type)
     except GatekeeperError as exc:
-        request = AdmissionRequest(action, repository, reference, digest,
-                                   content_type or "", deps.clock())
+        request = AdmissionRequest(
+            action, repository, reference, digest, content_type or "", deps.clock()
+        )
         reason = f"manifest cannot be checked: {exc.message}"
         return Admission(request, _cannot_decide(policy, rule, reason), None, policy)
     request = AdmissionRequest(
@@ -59,14 +60,15 @@ async def admit(
         subject=artifact_subject(manifest, tag),
         current_tag_digest=current_tag_digest,
     )
-    if action is Action.PULL and tag is None and await deps.admissions.admitted(
-        repository, digest, policy.fingerprint
+    if (
+        action is Action.PULL
+        and tag is None
+        and await deps.admissions.admitted(repository, digest, policy.fingerprint)
     ):
         return Admission(request, _inherited(policy, rule), manifest, policy)
     evidence = Evidence()
     if rule is not None and action is Action.PULL and request.subject is None:
-        evidence = await gather(rule, Subject(repository, digest, manifest, body),
-                                deps.gatherers)
+        evidence = await gather(rule, Subject(repository, digest, manifest, body), deps.gatherers)
     return Admission(request, decide(policy, request, evidence), manifest, policy)
 
 
@@ -77,15 +79,25 @@ async def record(deps: Deps, admission: Admission) -> None:
     manifest = admission.manifest
     digests = manifest.blob_digests | manifest.child_digests
     if digests:
-        await deps.admissions.admit(admission.request.repository, digests,
-                                    admission.policy.fingerprint)
+        await deps.admissions.admit(
+            admission.request.repository, digests, admission.policy.fingerprint
+        )
 
 
 def _cannot_decide(policy: Policy, rule: Rule | None, reason: str) -> Decision:
-    return Decision(Outcome.DENY, rule.name if rule else None, policy.mode_for(rule), (reason,),
-                    ("push a valid OCI or Docker v2 manifest",))
+    return Decision(
+        Outcome.DENY,
+        rule.name if rule else None,
+        policy.mode_for(rule),
+        (reason,),
+        ("push a valid OCI or Docker v2 manifest",),
+    )
 
 
 def _inherited(policy: Policy, rule: Rule | None) -> Decision:
-    return Decision(Outcome.ALLOW, rule.name if rule else None, policy.mode_for(rule),
-                    ("admitted as a child of an index admitted earlier",))
+    return Decision(
+        Outcome.ALLOW,
+        rule.name if rule else None,
+        policy.mode_for(rule),
+        ("admitted as a child of an index admitted earlier",),
+    )

@@ -52,8 +52,14 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
     deps = request.app[DEPS]
     raw_path = request.raw_path.split("?", 1)[0]
     route = parse_route(raw_path, request.method)
-    target = resolve(route, request.method, request.raw_path, deps.upstream, deps.namespaces,
-                     deps.settings.mirror)
+    target = resolve(
+        route,
+        request.method,
+        request.raw_path,
+        deps.upstream,
+        deps.namespaces,
+        deps.settings.mirror,
+    )
     if target.namespace is not None:
         request["gatekeeper.namespace"] = target.namespace
     if route.kind is Kind.MANIFEST:
@@ -67,8 +73,12 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
 
 
 async def not_found(request: web.Request) -> web.StreamResponse:
-    raise HttpError("NOT_FOUND", 404, f"unknown path {request.path[:120]!r}: gatekeeper "
-                    "serves the OCI distribution API under /v2/")
+    raise HttpError(
+        "NOT_FOUND",
+        404,
+        f"unknown path {request.path[:120]!r}: gatekeeper "
+        "serves the OCI distribution API under /v2/",
+    )
 
 
 async def healthz(request: web.Request) -> web.StreamResponse:

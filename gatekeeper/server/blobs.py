@@ -17,8 +17,9 @@ from gatekeeper.server.passthrough import relay
 from gatekeeper.server.targets import Target
 
 
-async def get_blob(request: web.Request, route: Route, target: Target, deps: Deps
-                   ) -> web.StreamResponse:
+async def get_blob(
+    request: web.Request, route: Route, target: Target, deps: Deps
+) -> web.StreamResponse:
     policy = deps.policies.current
     digest = route.reference
     rule = policy.match(target.repository)

@@ -33,8 +33,9 @@ async def oci_errors(request: web.Request, handler: Handler) -> web.StreamRespon
         response = await handler(request)
     except GatekeeperError as exc:
         if exc.status >= 500:
-            log.warning("%s %s → %d %s: %s", request.method, request.path, exc.status,
-                        exc.code, exc.message)
+            log.warning(
+                "%s %s → %d %s: %s", request.method, request.path, exc.status, exc.code, exc.message
+            )
         response = error_response(request, exc)
     except web.HTTPException as exc:
         code = _HTTP_CODES.get(exc.status, "UNSUPPORTED")

@@ -60,14 +60,24 @@ async def gather(rule: Rule, subject: Subject, gatherers: Gatherers) -> Evidence
     evidence = Evidence()
     for kind, result in zip(jobs, results, strict=True):
         if isinstance(result, GatekeeperError):
-            log.warning("%s evidence for %s@%s failed: %s", kind.value, subject.repository,
-                        subject.digest, result.message)
+            log.warning(
+                "%s evidence for %s@%s failed: %s",
+                kind.value,
+                subject.repository,
+                subject.digest,
+                result.message,
+            )
             continue
         if isinstance(result, BaseException):
             if not isinstance(result, Exception):
                 raise result
-            log.error("%s gatherer crashed for %s@%s: %r", kind.value, subject.repository,
-                      subject.digest, result)
+            log.error(
+                "%s gatherer crashed for %s@%s: %r",
+                kind.value,
+                subject.repository,
+                subject.digest,
+                result,
+            )
             continue
         evidence = replace(evidence, **{kind.value: result})
     return evidence

@@ -29,23 +29,25 @@ from gatekeeper.upstream.client import read_bounded
 _SERVED_BY_US = frozenset({"content-length", "content-type", "docker-content-digest"})
 
 
-async def pull(request: web.Request, route: Route, target: Target, deps: Deps
-               ) -> web.StreamResponse:
+async def pull(
+    request: web.Request, route: Route, target: Target, deps: Deps
+) -> web.StreamResponse:
     started = time.perf_counter()
     upstream = target.upstream
     # Always GET, even for a HEAD: an honest HEAD needs the checked bytes' length and digest.
-    async with upstream.send("GET", target.raw_path_qs, request_headers(request.headers.items()),
-                             own=target.own) as response:
+    async with upstream.send(
+        "GET", target.raw_path_qs, request_headers(request.headers.items()), own=target.own
+    ) as response:
         if response.status != 200:
             return await stream_response(request, response, upstream.origin)
         body = await read_bounded(response, deps.settings.limits.manifest_bytes)
         content_type = response.headers.get("Content-Type")
-        kept = response_headers(response.headers.items(), upstream.origin,
-                                client_origin(request))
+        kept = response_headers(response.headers.items(), upstream.origin, client_origin(request))
         claimed = response.headers.get("Docker-Content-Digest")
     digest = _checked_digest(body, route, claimed)
-    admission = await admit(deps, Action.PULL, target.repository, route.reference, digest,
-                            body, content_type)
+    admission = await admit(
+        deps, Action.PULL, target.repository, route.reference, digest, body, content_type
+    )
     warnings = _conclude(request, deps, admission, started)
     await record(deps, admission)
     headers: CIMultiDict[str] = CIMultiDict(
@@ -63,8 +65,9 @@ async def pull(request: web.Request, route: Route, target: Target, deps: Deps
     return web.Response(status=200, body=body, headers=headers)
 
 
-async def push(request: web.Request, route: Route, target: Target, deps: Deps
-               ) -> web.StreamResponse:
+async def push(
+    request: web.Request, route: Route, target: Target, deps: Deps
+) -> web.StreamResponse:
     started = time.perf_counter()
     limit = deps.settings.limits.manifest_bytes
     body = await _read_request_body(request, limit)
@@ -76,8 +79,16 @@ async def push(request: web.Request, route: Route, target: Target, deps: Deps
     rule = deps.policies.current.match(target.repository)
     if route.tag is not None and rule is not None and rule.tags.immutable:
         current = await _current_digest(request, route, target)
-    admission = await admit(deps, Action.PUSH, target.repository, route.reference, digest,
-                            body, request.headers.get("Content-Type"), current_tag_digest=current)
+    admission = await admit(
+        deps,
+        Action.PUSH,
+        target.repository,
+        route.reference,
+        digest,
+        body,
+        request.headers.get("Content-Type"),
+        current_tag_digest=current,
+    )
     warnings = _conclude(request, deps, admission, started)
     headers = request_headers(request.headers.items())
     headers.popall("Content-Length", None)
@@ -86,8 +97,7 @@ async def push(request: web.Request, route: Route, target: Target, deps: Deps
         return await stream_response(request, response, target.upstream.origin, extra)
 
 
-def _conclude(request: web.Request, deps: Deps, admission: Admission, started: float
-              ) -> list[str]:
+def _conclude(request: web.Request, deps: Deps, admission: Admission, started: float) -> list[str]:
     """Log the decision, then enforce it (raise DENIED) or return Warning headers."""
     elapsed = (time.perf_counter() - started) * 1000
     deps.decisions.write(admission.request, admission.decision, client_of(request), elapsed)
@@ -99,11 +109,17 @@ def _checked_digest(body: bytes, route: Route, claimed: str | None) -> str:
     algorithm = route.digest.split(":", 1)[0] if route.digest else "sha256"
     digest = digest_of(body, algorithm)
     if route.digest is not None and digest != route.digest:
-        raise Denied(f"gatekeeper: integrity: upstream sent a manifest with digest {digest} "
-                     f"for {route.digest}", {"requested": route.digest, "received": digest})
+        raise Denied(
+            f"gatekeeper: integrity: upstream sent a manifest with digest {digest} "
+            f"for {route.digest}",
+            {"requested": route.digest, "received": digest},
+        )
     if claimed and claimed.split(":", 1)[0] == algorithm and claimed != digest:
-        raise Denied(f"gatekeeper: integrity: upstream announced {claimed} but sent bytes "
-                     f"with digest {digest}", {"announced": claimed, "received": digest})
+        raise Denied(
+            f"gatekeeper: integrity: upstream announced {claimed} but sent bytes "
+            f"with digest {digest}",
+            {"announced": claimed, "received": digest},
+        )
     return digest
 
 
@@ -132,6 +148,8 @@ async def _current_digest(request: web.Request, route: Route, target: Target) ->
         if response.status == 404:
             return None
         if response.status != 200:
-            raise Denied(f"gatekeeper: cannot tell what tag {route.tag} points at "
-                         f"(upstream answered {response.status})")
+            raise Denied(
+                f"gatekeeper: cannot tell what tag {route.tag} points at "
+                f"(upstream answered {response.status})"
+            )
         return response.headers.get("Docker-Content-Digest")

@@ -20,7 +20,11 @@ async def relay(
     data = request.content if request.method in _BODY_METHODS and request.body_exists else None
     upstream = target.upstream
     async with upstream.send(
-        request.method, target.raw_path_qs, headers, data, follow_redirects=follow_redirects,
+        request.method,
+        target.raw_path_qs,
+        headers,
+        data,
+        follow_redirects=follow_redirects,
         own=target.own,
     ) as response:
         return await stream_response(request, response, upstream.origin)

@@ -56,8 +56,7 @@ class PolicyStore:
             policy = self._load()
         except ConfigError as exc:
             problems = getattr(exc, "problems", None) or (exc.message,)
-            log.error("policy reload refused, keeping the policy in force: %s",
-                      "; ".join(problems))
+            log.error("policy reload refused, keeping the policy in force: %s", "; ".join(problems))
             return False
         except OSError as exc:
             log.error("policy reload refused, keeping the policy in force: %s", exc)

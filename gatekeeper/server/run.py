@@ -37,8 +37,11 @@ def run(settings: Settings, *, access_log: bool = False) -> None:
 
 async def _serve(settings: Settings, policies: PolicyStore, access_log: bool) -> None:
     limits = settings.limits
-    tls = ServerTLS(settings.tls_cert, settings.tls_key) if settings.tls_cert and \
-        settings.tls_key else None
+    tls = (
+        ServerTLS(settings.tls_cert, settings.tls_key)
+        if settings.tls_cert and settings.tls_key
+        else None
+    )
     upstream, namespaces = build_upstreams(settings)
     deps = Deps(
         settings=settings,
@@ -56,15 +59,26 @@ async def _serve(settings: Settings, policies: PolicyStore, access_log: bool) ->
         handle_signals=False,
     )
     await runner.setup()
-    site = web.TCPSite(runner, settings.listen_host, settings.listen_port, backlog=1024,
-                       ssl_context=tls.context if tls else None)
+    site = web.TCPSite(
+        runner,
+        settings.listen_host,
+        settings.listen_port,
+        backlog=1024,
+        ssl_context=tls.context if tls else None,
+    )
     await site.start()
     watchers = [asyncio.create_task(tls.watch(settings.tls_poll_interval))] if tls else []
     mode = "dry-run" if policies.current.forced_dry_run else "enforce"
-    log.info("gatekeeper listening on %s://%s:%d → %s (%s%s, policy %s)",
-             "https" if tls else "http", settings.listen_host, settings.listen_port,
-             settings.upstream, mode, ", mirror" if settings.mirror else "",
-             policies.current.fingerprint[:12])
+    log.info(
+        "gatekeeper listening on %s://%s:%d → %s (%s%s, policy %s)",
+        "https" if tls else "http",
+        settings.listen_host,
+        settings.listen_port,
+        settings.upstream,
+        mode,
+        ", mirror" if settings.mirror else "",
+        policies.current.fingerprint[:12],
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)

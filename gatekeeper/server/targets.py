@@ -39,8 +39,11 @@ def resolve(
     if not mirror:
         return Target(default, route.name, None, raw_path_qs, own=False)
     if method not in _READ_METHODS:
-        raise HttpError("UNSUPPORTED", 405, "gatekeeper runs as a read-only mirror here: "
-                        f"{method} is not supported")
+        raise HttpError(
+            "UNSUPPORTED",
+            405,
+            f"gatekeeper runs as a read-only mirror here: {method} is not supported",
+        )
     path, _, query = raw_path_qs.partition("?")
     params = parse_qsl(query, keep_blank_values=True)
     namespace = next((v for k, v in params if k == "ns"), None)
@@ -50,8 +53,11 @@ def resolve(
         found = namespaces.get(namespace)
         if found is None:
             known = ", ".join(sorted(namespaces)) or "none"
-            raise Denied(f"gatekeeper: registry {namespace[:100]!r} is not mirrored here "
-                         f"(mirrored: {known})", {"namespace": namespace})
+            raise Denied(
+                f"gatekeeper: registry {namespace[:100]!r} is not mirrored here "
+                f"(mirrored: {known})",
+                {"namespace": namespace},
+            )
         upstream = found
         kept = [(k, v) for k, v in params if k != "ns"]
         raw_path_qs = path + ("?" + urlencode(kept) if kept else "")

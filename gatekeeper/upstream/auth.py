@@ -118,16 +118,21 @@ class Authenticator:
         cred = self._credential
         try:
             if cred is not None and cred.identity_token:
-                form = {**params, "grant_type": "refresh_token", "client_id": "gatekeeper",
-                        "refresh_token": cred.identity_token}
+                form = {
+                    **params,
+                    "grant_type": "refresh_token",
+                    "client_id": "gatekeeper",
+                    "refresh_token": cred.identity_token,
+                }
                 request = self._session.post(realm, data=form)
             else:
                 headers = {"Authorization": b} if (b := self._basic()) else {}
                 request = self._session.get(realm, params=params, headers=headers)
             async with request as response:
                 if response.status != 200:
-                    raise Unavailable(f"token endpoint {realm} answered {response.status} "
-                                      f"for scope {scope!r}")
+                    raise Unavailable(
+                        f"token endpoint {realm} answered {response.status} for scope {scope!r}"
+                    )
                 body = await response.content.read(_MAX_TOKEN_BYTES)
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             raise Unavailable(f"token endpoint {realm} is unavailable: {exc}") from exc

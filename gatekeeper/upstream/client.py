@@ -29,8 +29,14 @@ from gatekeeper.upstream.credentials import Credential
 class Upstream:
     """A registry base URL plus the session used to reach it."""
 
-    def __init__(self, base_url: str, session: aiohttp.ClientSession,
-                 credential: Credential | None = None, *, owns_session: bool = True) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        session: aiohttp.ClientSession,
+        credential: Credential | None = None,
+        *,
+        owns_session: bool = True,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.origin = URL(self.base_url).origin()
         self.session = session
@@ -38,8 +44,13 @@ class Upstream:
         self._owns_session = owns_session
 
     @classmethod
-    def create(cls, base_url: str, limits: Limits, credential: Credential | None = None,
-               ca_file: Path | None = None) -> Upstream:
+    def create(
+        cls,
+        base_url: str,
+        limits: Limits,
+        credential: Credential | None = None,
+        ca_file: Path | None = None,
+    ) -> Upstream:
         """Build the shared session. Must be called inside a running event loop."""
         return cls(base_url, new_session(limits, ca_file), credential)
 
@@ -75,7 +86,8 @@ class Upstream:
             headers.update(self.auth.headers_for(scope))
         async with AsyncExitStack() as stack:
             response = await stack.enter_async_context(
-                self._request(method, raw_path_qs, headers, data, follow_redirects))
+                self._request(method, raw_path_qs, headers, data, follow_redirects)
+            )
             challenge = response.headers.get("WWW-Authenticate")
             if own and response.status == 401 and challenge and _resendable(data):
                 retry = await self.auth.answer(challenge, scope)
@@ -83,13 +95,19 @@ class Upstream:
                     headers.update(retry)
                     response.release()
                     response = await stack.enter_async_context(
-                        self._request(method, raw_path_qs, headers, data, follow_redirects))
+                        self._request(method, raw_path_qs, headers, data, follow_redirects)
+                    )
             yield response
 
     @asynccontextmanager
-    async def _request(self, method: str, raw_path_qs: str, headers: CIMultiDict[str],
-                       data: Any, follow_redirects: bool
-                       ) -> AsyncIterator[aiohttp.ClientResponse]:
+    async def _request(
+        self,
+        method: str,
+        raw_path_qs: str,
+        headers: CIMultiDict[str],
+        data: Any,
+        follow_redirects: bool,
+    ) -> AsyncIterator[aiohttp.ClientResponse]:
         try:
             async with self.session.request(
                 method,
@@ -115,7 +133,9 @@ def new_session(limits: Limits, ca_file: Path | None = None) -> aiohttp.ClientSe
     if ca_file is not None:
         ssl_context = ssl.create_default_context(cafile=str(ca_file))
     connector = aiohttp.TCPConnector(
-        limit=limits.upstream_connections, ttl_dns_cache=300, ssl=ssl_context,
+        limit=limits.upstream_connections,
+        ttl_dns_cache=300,
+        ssl=ssl_context,
     )
     timeout = aiohttp.ClientTimeout(
         total=None, connect=limits.connect_timeout, sock_read=limits.read_timeout

@@ -17,8 +17,12 @@ from yarl import URL
 
 from gatekeeper.errors import ConfigError
 
-_DOCKER_HUB_ALIASES = ("https://index.docker.io/v1/", "index.docker.io", "docker.io",
-                       "registry-1.docker.io")
+_DOCKER_HUB_ALIASES = (
+    "https://index.docker.io/v1/",
+    "index.docker.io",
+    "docker.io",
+    "registry-1.docker.io",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +51,7 @@ class CredentialStore:
             raise ConfigError(f"cannot read upstream credentials {path}: {exc}") from exc
         auths = doc.get("auths") if isinstance(doc, dict) else None
         if not isinstance(auths, dict):
-            raise ConfigError(f"{path}: expected {{\"auths\": {{host: {{...}}}}}}")
+            raise ConfigError(f'{path}: expected {{"auths": {{host: {{...}}}}}}')
         entries: dict[str, Credential] = {}
         for host, entry in auths.items():
             entries[_host_key(host)] = _credential(path, host, entry)
@@ -81,13 +85,15 @@ def _credential(path: Path, host: str, entry: object) -> Credential:
     token = entry.get("identitytoken") or ""
     if entry.get("auth"):
         try:
-            user, _, password = base64.b64decode(entry["auth"], validate=True).decode().partition(
-                ":")
+            user, _, password = (
+                base64.b64decode(entry["auth"], validate=True).decode().partition(":")
+            )
         except (binascii.Error, UnicodeDecodeError, TypeError) as exc:
             raise ConfigError(f"{path}: auths[{host!r}].auth is not base64(user:pass)") from exc
         return Credential(user, password, str(token))
     username, password = entry.get("username") or "", entry.get("password") or ""
     if not (username and password) and not token:
-        raise ConfigError(f"{path}: auths[{host!r}] has no auth, username/password or "
-                          "identitytoken")
+        raise ConfigError(
+            f"{path}: auths[{host!r}] has no auth, username/password or identitytoken"
+        )
     return Credential(str(username), str(password), str(token))

@@ -30,8 +30,9 @@ class Fetched:
     content_type: str | None
 
 
-async def fetch_manifest(upstream: Upstream, repository: str, reference: str, limit: int
-                         ) -> Fetched:
+async def fetch_manifest(
+    upstream: Upstream, repository: str, reference: str, limit: int
+) -> Fetched:
     """GET a manifest; the digest is computed here and checked against the reference."""
     fetched = await fetch_optional_manifest(upstream, repository, reference, limit)
     if fetched is None:
@@ -39,17 +40,20 @@ async def fetch_manifest(upstream: Upstream, repository: str, reference: str, li
     return fetched
 
 
-async def fetch_optional_manifest(upstream: Upstream, repository: str, reference: str,
-                                  limit: int) -> Fetched | None:
+async def fetch_optional_manifest(
+    upstream: Upstream, repository: str, reference: str, limit: int
+) -> Fetched | None:
     """Like :func:`fetch_manifest`, but None when the upstream has no such manifest."""
     headers: CIMultiDict[str] = CIMultiDict(Accept=ACCEPT_ALL)
-    async with upstream.send("GET", f"/v2/{repository}/manifests/{reference}", headers,
-                             own=True) as response:
+    async with upstream.send(
+        "GET", f"/v2/{repository}/manifests/{reference}", headers, own=True
+    ) as response:
         if response.status == 404:
             return None
         if response.status != 200:
-            raise GatekeeperError(f"upstream answered {response.status} for manifest "
-                                  f"{repository}:{reference}")
+            raise GatekeeperError(
+                f"upstream answered {response.status} for manifest {repository}:{reference}"
+            )
         data = await read_bounded(response, limit)
         content_type = response.headers.get("Content-Type")
     algorithm = reference.split(":", 1)[0] if ":" in reference else "sha256"
@@ -59,12 +63,14 @@ async def fetch_optional_manifest(upstream: Upstream, repository: str, reference
     return Fetched(data, digest, content_type)
 
 
-async def fetch_referrers(upstream: Upstream, repository: str, digest: str, limit: int
-                          ) -> Fetched | None:
+async def fetch_referrers(
+    upstream: Upstream, repository: str, digest: str, limit: int
+) -> Fetched | None:
     """The OCI 1.1 referrers index for ``digest``; None when the upstream lacks the API."""
     headers: CIMultiDict[str] = CIMultiDict(Accept="application/vnd.oci.image.index.v1+json")
-    async with upstream.send("GET", f"/v2/{repository}/referrers/{digest}", headers,
-                             own=True) as response:
+    async with upstream.send(
+        "GET", f"/v2/{repository}/referrers/{digest}", headers, own=True
+    ) as response:
         content_type = response.headers.get("Content-Type", "")
         if response.status != 200 or "json" not in content_type:
             return None  # distribution 2.8 answers 404 "page not found": no referrers API
@@ -74,8 +80,9 @@ async def fetch_referrers(upstream: Upstream, repository: str, digest: str, limi
 
 async def fetch_blob(upstream: Upstream, repository: str, digest: str, limit: int) -> bytes:
     """GET a small blob (payloads, configs), following storage redirects; digest checked."""
-    async with upstream.send("GET", f"/v2/{repository}/blobs/{digest}", CIMultiDict(),
-                             follow_redirects=True, own=True) as response:
+    async with upstream.send(
+        "GET", f"/v2/{repository}/blobs/{digest}", CIMultiDict(), follow_redirects=True, own=True
+    ) as response:
         if response.status == 404:
             raise NotFound(f"blob {digest} not found in {repository}")
         if response.status != 200:

@@ -32,8 +32,12 @@ class Blob:
         return sha256(self.data)
 
     def descriptor(self, **extra: object) -> dict[str, object]:
-        return {"mediaType": self.media_type, "digest": self.digest, "size": len(self.data),
-                **extra}
+        return {
+            "mediaType": self.media_type,
+            "digest": self.digest,
+            "size": len(self.data),
+            **extra,
+        }
 
 
 @dataclass(frozen=True)
@@ -71,14 +75,15 @@ def image(
     history: list[dict[str, object]] | None = None,
 ) -> Image:
     """A tiny image whose content (and digest) is unique to ``label``."""
-    blobs = tuple(layer({f"{label}/{i}.txt": f"{label} {i} {os.urandom(8).hex()}".encode()})
-                  for i in range(layers))
+    blobs = tuple(
+        layer({f"{label}/{i}.txt": f"{label} {i} {os.urandom(8).hex()}".encode()})
+        for i in range(layers)
+    )
     cfg = {
         "architecture": arch,
         "os": "linux",
         "config": config if config is not None else {"User": "1000"},
-        "rootfs": {"type": "layers", "diff_ids": [sha256(gzip.decompress(b.data))
-                                                   for b in blobs]},
+        "rootfs": {"type": "layers", "diff_ids": [sha256(gzip.decompress(b.data)) for b in blobs]},
         "history": history or [{"created_by": f"gatekeeper test {label}"}],
         "created": "2026-11-01T00:00:00Z",
     }
@@ -122,7 +127,9 @@ def write_layout(path: Path, images: list[Image], top: Blob, tag: str) -> Path:
     return path
 
 
-def skopeo(*args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def skopeo(
+    *args: str, check: bool = True, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     cmd = ["skopeo", "--insecure-policy", *args]
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
     if check and result.returncode != 0:
@@ -130,15 +137,24 @@ def skopeo(*args: str, check: bool = True, timeout: float = 120) -> subprocess.C
     return result
 
 
-def push_layout(layout: Path, tag: str, dest: str, *, all_images: bool = False,
-                check: bool = True) -> subprocess.CompletedProcess[str]:
+def push_layout(
+    layout: Path, tag: str, dest: str, *, all_images: bool = False, check: bool = True
+) -> subprocess.CompletedProcess[str]:
     """skopeo copy oci:LAYOUT:TAG docker://DEST (plain HTTP)."""
     extra = ["--all"] if all_images else []
-    return skopeo("copy", *extra, "--dest-tls-verify=false", "--preserve-digests",
-                  f"oci:{layout}:{tag}", f"docker://{dest}", check=check)
+    return skopeo(
+        "copy",
+        *extra,
+        "--dest-tls-verify=false",
+        "--preserve-digests",
+        f"oci:{layout}:{tag}",
+        f"docker://{dest}",
+        check=check,
+    )
 
 
-def push_image(tmp: Path, img: Image, dest: str, *, check: bool = True
-               ) -> subprocess.CompletedProcess[str]:
+def push_image(
+    tmp: Path, img: Image, dest: str, *, check: bool = True
+) -> subprocess.CompletedProcess[str]:
     layout = write_layout(tmp / f"layout-{img.digest[7:19]}", [img], img.manifest, "t")
     return push_layout(layout, "t", dest, check=check)

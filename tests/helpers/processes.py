@@ -24,8 +24,12 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_http(url: str, proc: subprocess.Popen[bytes] | None, timeout: float = 15.0,
-              ok: Sequence[int] = (200, 401)) -> None:
+def wait_http(
+    url: str,
+    proc: subprocess.Popen[bytes] | None,
+    timeout: float = 15.0,
+    ok: Sequence[int] = (200, 401),
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
@@ -88,8 +92,9 @@ def start_registry(workdir: Path, extra_config: str = "") -> Process:
     config.write_text(REGISTRY_CONFIG.format(root=root, port=port, extra=extra_config))
     log_path = workdir / "registry.log"
     with log_path.open("wb") as log:
-        proc = subprocess.Popen(["docker-registry", "serve", str(config)], stdout=log,
-                                stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            ["docker-registry", "serve", str(config)], stdout=log, stderr=subprocess.STDOUT
+        )
     url = f"http://127.0.0.1:{port}"
     wait_http(f"{url}/v2/", proc)
     return Process(proc, url, log_path)
@@ -109,9 +114,23 @@ def start_gatekeeper(
     full_env = {**os.environ, **(env or {})}
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "gatekeeper", "serve", "--upstream", upstream,
-             "--listen", f"127.0.0.1:{port}", "--policy", str(policy), *args],
-            stdout=log, stderr=subprocess.STDOUT, env=full_env, cwd=REPO_ROOT,
+            [
+                sys.executable,
+                "-m",
+                "gatekeeper",
+                "serve",
+                "--upstream",
+                upstream,
+                "--listen",
+                f"127.0.0.1:{port}",
+                "--policy",
+                str(policy),
+                *args,
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=full_env,
+            cwd=REPO_ROOT,
         )
     url = f"http://127.0.0.1:{port}"
     try:

@@ -51,21 +51,30 @@ def policy_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def gate(tmp_path_factory: pytest.TempPathFactory, registry: Process, policy_file: Path
-         ) -> Iterator[Process]:
+def gate(
+    tmp_path_factory: pytest.TempPathFactory, registry: Process, policy_file: Path
+) -> Iterator[Process]:
     work = tmp_path_factory.mktemp("gate")
-    process = start_gatekeeper(work, registry.url, policy_file, "--decision-log",
-                               str(work / "decisions.jsonl"))
+    process = start_gatekeeper(
+        work, registry.url, policy_file, "--decision-log", str(work / "decisions.jsonl")
+    )
     yield process
     process.stop()
 
 
 @pytest.fixture(scope="module")
-def dry_gate(tmp_path_factory: pytest.TempPathFactory, registry: Process, policy_file: Path
-             ) -> Iterator[Process]:
+def dry_gate(
+    tmp_path_factory: pytest.TempPathFactory, registry: Process, policy_file: Path
+) -> Iterator[Process]:
     work = tmp_path_factory.mktemp("dry")
-    process = start_gatekeeper(work, registry.url, policy_file, "--dry-run", "--decision-log",
-                               str(work / "decisions.jsonl"))
+    process = start_gatekeeper(
+        work,
+        registry.url,
+        policy_file,
+        "--dry-run",
+        "--decision-log",
+        str(work / "decisions.jsonl"),
+    )
     yield process
     process.stop()
 
@@ -79,8 +88,9 @@ def app_repo(name: str) -> str:
     return f"team/{name}-{time.monotonic_ns() % 10**9}"
 
 
-def seed(tmp_path: Path, registry: Process, repo: str, *tags: str, label: str = "app"
-         ) -> images.Image:
+def seed(
+    tmp_path: Path, registry: Process, repo: str, *tags: str, label: str = "app"
+) -> images.Image:
     """Push an image straight to the registry (behind gatekeeper's back) under ``tags``."""
     img = images.image(label + repo)
     layout = images.write_layout(tmp_path / f"seed-{label}", [img], img.manifest, "t")
@@ -90,19 +100,20 @@ def seed(tmp_path: Path, registry: Process, repo: str, *tags: str, label: str = 
 
 
 def inspect(process: Process, ref: str) -> subprocess.CompletedProcess[str]:
-    return images.skopeo("inspect", "--raw", "--tls-verify=false",
-                         f"docker://{process.host}/{ref}", check=False)
+    return images.skopeo(
+        "inspect", "--raw", "--tls-verify=false", f"docker://{process.host}/{ref}", check=False
+    )
 
 
-def test_latest_is_refused_with_the_reason(tmp_path: Path, registry: Process, gate: Process
-                                           ) -> None:
+def test_latest_is_refused_with_the_reason(
+    tmp_path: Path, registry: Process, gate: Process
+) -> None:
     repo = app_repo("app")
     seed(tmp_path, registry, repo, "latest")
     result = inspect(gate, f"{repo}:latest")
     assert result.returncode != 0
     assert "denied: gatekeeper: team-apps: tag 'latest' is not allowed" in result.stderr
-    response = requests.get(f"{gate.url}/v2/{repo}/manifests/latest", headers=ACCEPT,
-                            timeout=10)
+    response = requests.get(f"{gate.url}/v2/{repo}/manifests/latest", headers=ACCEPT, timeout=10)
     assert response.status_code == 403
     error = response.json()["errors"][0]
     assert error["code"] == "DENIED"
@@ -123,9 +134,21 @@ def test_version_tag_and_digest_pass(tmp_path: Path, registry: Process, gate: Pr
     logged = [d for d in decisions(gate) if d["repository"] == repo]
     assert [d["outcome"] for d in logged] == ["allow", "allow"]
     entry = logged[0]
-    assert set(entry) >= {"time", "request_id", "action", "repository", "reference", "digest",
-                          "rule", "outcome", "reasons", "mode", "duration_ms", "client",
-                          "user_agent"}
+    assert set(entry) >= {
+        "time",
+        "request_id",
+        "action",
+        "repository",
+        "reference",
+        "digest",
+        "rule",
+        "outcome",
+        "reasons",
+        "mode",
+        "duration_ms",
+        "client",
+        "user_agent",
+    }
     assert entry["action"] == "pull"
     assert entry["reference"] == "1.2.3"
     assert entry["digest"] == img.digest
@@ -134,24 +157,34 @@ def test_version_tag_and_digest_pass(tmp_path: Path, registry: Process, gate: Pr
     assert "skopeo" in str(entry["user_agent"]).lower()
 
 
-def test_push_of_latest_is_refused_and_version_allowed(tmp_path: Path, registry: Process,
-                                                       gate: Process) -> None:
+def test_push_of_latest_is_refused_and_version_allowed(
+    tmp_path: Path, registry: Process, gate: Process
+) -> None:
     repo = app_repo("push")
     img = images.image("push" + repo)
     refused = images.push_image(tmp_path, img, f"{gate.host}/{repo}:latest", check=False)
     assert refused.returncode != 0
     assert "gatekeeper: team-apps: tag 'latest' is not allowed" in refused.stderr
-    assert requests.get(f"{registry.url}/v2/{repo}/manifests/latest",
-                        headers=ACCEPT, timeout=10).status_code == 404
+    assert (
+        requests.get(
+            f"{registry.url}/v2/{repo}/manifests/latest", headers=ACCEPT, timeout=10
+        ).status_code
+        == 404
+    )
     images.push_image(tmp_path, img, f"{gate.host}/{repo}:2.0.0")
-    assert requests.head(f"{registry.url}/v2/{repo}/manifests/2.0.0",
-                         headers=ACCEPT, timeout=10).status_code == 200
+    assert (
+        requests.head(
+            f"{registry.url}/v2/{repo}/manifests/2.0.0", headers=ACCEPT, timeout=10
+        ).status_code
+        == 200
+    )
     pushes = [d for d in decisions(gate) if d["repository"] == repo and d["action"] == "push"]
     assert [d["outcome"] for d in pushes] == ["deny", "allow"]
 
 
-def test_blob_of_refused_image_cannot_be_fetched(tmp_path: Path, registry: Process,
-                                                 gate: Process) -> None:
+def test_blob_of_refused_image_cannot_be_fetched(
+    tmp_path: Path, registry: Process, gate: Process
+) -> None:
     repo = app_repo("blobs")
     img = seed(tmp_path, registry, repo, "latest")
     assert inspect(gate, f"{repo}:latest").returncode != 0
@@ -160,12 +193,15 @@ def test_blob_of_refused_image_cannot_be_fetched(tmp_path: Path, registry: Proce
         assert response.status_code == 403
         assert response.json()["errors"][0]["code"] == "DENIED"
         # HEAD stays open: pushing clients check for blobs before uploading
-        assert requests.head(f"{gate.url}/v2/{repo}/blobs/{blob.digest}",
-                             timeout=10).status_code == 200
+        assert (
+            requests.head(f"{gate.url}/v2/{repo}/blobs/{blob.digest}", timeout=10).status_code
+            == 200
+        )
 
 
-def test_index_admits_children_and_their_blobs(tmp_path: Path, registry: Process,
-                                               gate: Process) -> None:
+def test_index_admits_children_and_their_blobs(
+    tmp_path: Path, registry: Process, gate: Process
+) -> None:
     repo = app_repo("multi")
     amd, arm = images.image("amd" + repo), images.image("arm" + repo, arch="arm64")
     idx = images.index([amd, arm])
@@ -174,14 +210,21 @@ def test_index_admits_children_and_their_blobs(tmp_path: Path, registry: Process
     layer = amd.layers[0].digest
     assert requests.get(f"{gate.url}/v2/{repo}/blobs/{layer}", timeout=10).status_code == 403
     dest = tmp_path / "pulled"
-    images.skopeo("copy", "--all", "--src-tls-verify=false", "--preserve-digests",
-                  f"docker://{gate.host}/{repo}:3.0.0", f"oci:{dest}:x")
+    images.skopeo(
+        "copy",
+        "--all",
+        "--src-tls-verify=false",
+        "--preserve-digests",
+        f"docker://{gate.host}/{repo}:3.0.0",
+        f"oci:{dest}:x",
+    )
     assert (dest / "blobs/sha256" / layer[7:]).exists()
     assert requests.get(f"{gate.url}/v2/{repo}/blobs/{layer}", timeout=10).status_code == 200
 
 
-def test_require_digest_and_unmatched_repositories(tmp_path: Path, registry: Process,
-                                                   gate: Process) -> None:
+def test_require_digest_and_unmatched_repositories(
+    tmp_path: Path, registry: Process, gate: Process
+) -> None:
     img = seed(tmp_path, registry, "pinned/tool", "1.0.0")
     by_tag = inspect(gate, "pinned/tool:1.0.0")
     assert "pull by tag is not allowed; pin by digest" in by_tag.stderr
@@ -200,22 +243,28 @@ def test_immutable_tags_cannot_move(tmp_path: Path, gate: Process) -> None:
     assert f"tag '1.0.0' is immutable: it already points to {first.digest}" in moved.stderr
 
 
-def test_dry_run_warns_logs_and_lets_through(tmp_path: Path, registry: Process,
-                                             dry_gate: Process) -> None:
+def test_dry_run_warns_logs_and_lets_through(
+    tmp_path: Path, registry: Process, dry_gate: Process
+) -> None:
     repo = app_repo("dry")
     img = seed(tmp_path, registry, repo, "latest")
     result = inspect(dry_gate, f"{repo}:latest")
     assert result.returncode == 0, result.stderr
-    response = requests.get(f"{dry_gate.url}/v2/{repo}/manifests/latest",
-                            headers={"Accept": images.OCI_MANIFEST}, timeout=10)
+    response = requests.get(
+        f"{dry_gate.url}/v2/{repo}/manifests/latest",
+        headers={"Accept": images.OCI_MANIFEST},
+        timeout=10,
+    )
     assert response.status_code == 200
     assert response.headers["Warning"].startswith(
-        '299 - "gatekeeper: would deny: team-apps: tag \'latest\' is not allowed')
+        "299 - \"gatekeeper: would deny: team-apps: tag 'latest' is not allowed"
+    )
     # dry-run never blocks, blobs included
     blob = requests.get(f"{dry_gate.url}/v2/{repo}/blobs/{img.layers[0].digest}", timeout=10)
     assert blob.status_code == 200
-    pushed = images.push_image(tmp_path, images.image("dry-push" + repo),
-                               f"{dry_gate.host}/{repo}:latest")
+    pushed = images.push_image(
+        tmp_path, images.image("dry-push" + repo), f"{dry_gate.host}/{repo}:latest"
+    )
     assert pushed.returncode == 0
     logged = [d for d in decisions(dry_gate) if d["repository"] == repo]
     assert {d["outcome"] for d in logged} == {"would-deny"}
@@ -228,9 +277,24 @@ def test_evaluate_exit_codes(tmp_path: Path, registry: Process, policy_file: Pat
     img = seed(tmp_path, registry, repo, "1.0.0", "latest")
 
     def evaluate(ref: str, *extra: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "gatekeeper", "evaluate", ref,
-                               "--upstream", registry.url, "--policy", str(policy_file), *extra],
-                              capture_output=True, text=True, timeout=60, check=False)
+        return subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "gatekeeper",
+                "evaluate",
+                ref,
+                "--upstream",
+                registry.url,
+                "--policy",
+                str(policy_file),
+                *extra,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
 
     allowed = evaluate(f"{repo}:1.0.0")
     assert allowed.returncode == 0, allowed.stderr

@@ -18,8 +18,9 @@ def _push_blob(base: str, repo: str, data: bytes) -> str:
     """POST + PUT monolithic upload (distribution 2.8 has no single-POST upload)."""
     digest = images.sha256(data)
     started = _start_upload(base, repo)
-    requests.put(_location(base, started), params={"digest": digest}, data=data,
-                 timeout=30).raise_for_status()
+    requests.put(
+        _location(base, started), params={"digest": digest}, data=data, timeout=30
+    ).raise_for_status()
     return digest
 
 
@@ -41,10 +42,15 @@ def test_chunked_upload_continues_through_gatekeeper(gatekeeper: Process, repo: 
     offset = 0
     for size in (1024 * 1024, 1024 * 1024, len(data) - 2 * 1024 * 1024):
         chunk = data[offset : offset + size]
-        patched = requests.patch(location, data=chunk, timeout=30, headers={
-            "Content-Type": "application/octet-stream",
-            "Content-Range": f"{offset}-{offset + size - 1}",
-        })
+        patched = requests.patch(
+            location,
+            data=chunk,
+            timeout=30,
+            headers={
+                "Content-Type": "application/octet-stream",
+                "Content-Range": f"{offset}-{offset + size - 1}",
+            },
+        )
         assert patched.status_code == 202, patched.text
         offset += size
         location = _location(gatekeeper.url, patched)
@@ -64,8 +70,13 @@ def test_monolithic_upload_and_cancel(gatekeeper: Process, repo: str) -> None:
     data = b"monolithic " + os.urandom(64)
     digest = images.sha256(data)
     started = _start_upload(gatekeeper.url, repo)
-    put = requests.put(_location(gatekeeper.url, started), params={"digest": digest}, data=data,
-                       headers={"Content-Type": "application/octet-stream"}, timeout=10)
+    put = requests.put(
+        _location(gatekeeper.url, started),
+        params={"digest": digest},
+        data=data,
+        headers={"Content-Type": "application/octet-stream"},
+        timeout=10,
+    )
     assert put.status_code == 201, put.text
     head = requests.head(f"{gatekeeper.url}/v2/{repo}/blobs/{digest}", timeout=10)
     assert head.status_code == 200
@@ -83,12 +94,12 @@ def test_cross_repository_mount(gatekeeper: Process, repo: str) -> None:
     mounted = _start_upload(gatekeeper.url, target, mount=digest, **{"from": repo})
     assert mounted.status_code == 201, mounted.text
     assert mounted.headers["Docker-Content-Digest"] == digest
-    assert requests.get(f"{gatekeeper.url}/v2/{target}/blobs/{digest}",
-                        timeout=10).content == data
+    assert requests.get(f"{gatekeeper.url}/v2/{target}/blobs/{digest}", timeout=10).content == data
 
 
-def test_pagination_and_link_headers_survive(tmp_path: Path, registry: Process,
-                                            gatekeeper: Process, repo: str) -> None:
+def test_pagination_and_link_headers_survive(
+    tmp_path: Path, registry: Process, gatekeeper: Process, repo: str
+) -> None:
     img = images.image("tags")
     layout = images.write_layout(tmp_path / "layout", [img], img.manifest, "t")
     tags = [f"1.0.{i}" for i in range(3)]
@@ -99,8 +110,7 @@ def test_pagination_and_link_headers_survive(tmp_path: Path, registry: Process,
     # distribution 2.8 paginates the catalog (Link header) but not tag lists; gatekeeper
     # must pass n/last through and return whatever the upstream says, Link included.
     for params in ({"n": "2"}, {"n": "10", "last": "1.0.1"}, {}):
-        through = requests.get(f"{gatekeeper.url}/v2/{repo}/tags/list", params=params,
-                               timeout=10)
+        through = requests.get(f"{gatekeeper.url}/v2/{repo}/tags/list", params=params, timeout=10)
         direct = requests.get(f"{registry.url}/v2/{repo}/tags/list", params=params, timeout=10)
         assert through.status_code == direct.status_code == 200
         assert through.json() == direct.json()
@@ -148,8 +158,9 @@ def test_manifest_delete_passes_through(tmp_path: Path, gatekeeper: Process, rep
         ("PATCH", "/v2/ok/blobs/sha256:" + "0" * 64, 405, "UNSUPPORTED"),
     ],
 )
-def test_bad_requests_get_oci_errors(gatekeeper: Process, method: str, path: str, status: int,
-                                     code: str) -> None:
+def test_bad_requests_get_oci_errors(
+    gatekeeper: Process, method: str, path: str, status: int, code: str
+) -> None:
     response = requests.request(method, gatekeeper.url + path, timeout=10)
     assert response.status_code == status
     error = response.json()["errors"][0]
@@ -158,10 +169,14 @@ def test_bad_requests_get_oci_errors(gatekeeper: Process, method: str, path: str
     assert "Traceback" not in gatekeeper.log()
 
 
-def test_upstream_errors_pass_through_unchanged(gatekeeper: Process, registry: Process,
-                                                repo: str) -> None:
-    for path in (f"/v2/{repo}/manifests/9.9.9", f"/v2/{repo}/blobs/sha256:{'1' * 64}",
-                 f"/v2/{repo}/tags/list"):
+def test_upstream_errors_pass_through_unchanged(
+    gatekeeper: Process, registry: Process, repo: str
+) -> None:
+    for path in (
+        f"/v2/{repo}/manifests/9.9.9",
+        f"/v2/{repo}/blobs/sha256:{'1' * 64}",
+        f"/v2/{repo}/tags/list",
+    ):
         through = requests.get(gatekeeper.url + path, timeout=10)
         direct = requests.get(registry.url + path, timeout=10)
         if "/blobs/" in path and through.status_code == 403:

@@ -41,8 +41,9 @@ class RandomBody:
             yield chunk
 
 
-def test_one_gib_blob_streams_with_flat_memory(tmp_path: Path, registry: Process,
-                                               permissive_policy: Path, repo: str) -> None:
+def test_one_gib_blob_streams_with_flat_memory(
+    tmp_path: Path, registry: Process, permissive_policy: Path, repo: str
+) -> None:
     gate = start_gatekeeper(tmp_path, registry.url, permissive_policy)
     try:
         baseline = peak_rss_bytes(gate.proc.pid)
@@ -51,19 +52,24 @@ def test_one_gib_blob_streams_with_flat_memory(tmp_path: Path, registry: Process
         location = urljoin(gate.url + "/", started.headers["Location"])
         # The digest is only known after sending; distribution checks it at the final PUT,
         # so upload with PATCH (streamed) and finish with an empty PUT.
-        patched = requests.patch(location, data=body, timeout=600,
-                                 headers={"Content-Type": "application/octet-stream"})
+        patched = requests.patch(
+            location, data=body, timeout=600, headers={"Content-Type": "application/octet-stream"}
+        )
         assert patched.status_code == 202, patched.text
         digest = "sha256:" + body.sha.hexdigest()
-        done = requests.put(urljoin(gate.url + "/", patched.headers["Location"]),
-                            params={"digest": digest}, timeout=600)
+        done = requests.put(
+            urljoin(gate.url + "/", patched.headers["Location"]),
+            params={"digest": digest},
+            timeout=600,
+        )
         assert done.status_code == 201, done.text
         after_push = peak_rss_bytes(gate.proc.pid)
 
         pulled = hashlib.sha256()
         size = 0
-        with requests.get(f"{gate.url}/v2/{repo}/blobs/{digest}", stream=True,
-                          timeout=600) as response:
+        with requests.get(
+            f"{gate.url}/v2/{repo}/blobs/{digest}", stream=True, timeout=600
+        ) as response:
             assert response.status_code == 200
             assert response.headers["Content-Length"] == str(GIB)
             assert response.headers["Docker-Content-Digest"] == digest
@@ -73,8 +79,10 @@ def test_one_gib_blob_streams_with_flat_memory(tmp_path: Path, registry: Process
         assert size == GIB
         assert "sha256:" + pulled.hexdigest() == digest
         peak = peak_rss_bytes(gate.proc.pid)
-        print(f"gatekeeper RSS: start {baseline >> 20} MiB, after push {after_push >> 20} MiB, "
-              f"peak {peak >> 20} MiB")
+        print(
+            f"gatekeeper RSS: start {baseline >> 20} MiB, after push {after_push >> 20} MiB, "
+            f"peak {peak >> 20} MiB"
+        )
         assert peak < RSS_LIMIT, f"peak RSS {peak >> 20} MiB"
     finally:
         gate.stop()

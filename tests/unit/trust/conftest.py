@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from gatekeeper.oci.digest import sha256_digest
 from gatekeeper.oci.manifest import Descriptor
 from gatekeeper.trust.trusted_root import TrustedRoot, load_trusted_root
-from tests.unit.trust.fake_sigstore import FakeSigstore, trusted_root_json
+from tests.helpers.fake_sigstore import FakeSigstore, trusted_root_json
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets" / "trust"
 COSIGN = ASSETS / "cosign"

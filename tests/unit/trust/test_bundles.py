@@ -23,7 +23,7 @@ from gatekeeper.trust.material import TrustMaterial, trust_material
 from gatekeeper.trust.trusted_root import TrustedRoot, production_trusted_root
 from tests.helpers import cosign_sign
 from tests.unit.trust.conftest import GITHUB_IDENTITY, GITHUB_ISSUER, SIGSTORE
-from tests.unit.trust.fake_sigstore import SIGNED_AT, FakeSigstore
+from tests.helpers.fake_sigstore import SIGNED_AT, FakeSigstore
 
 DIGEST = "sha256:" + "ab" * 32
 OTHER = "sha256:" + "cd" * 32

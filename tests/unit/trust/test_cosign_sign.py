@@ -19,7 +19,7 @@ from gatekeeper.trust.material import TrustMaterial, trust_material
 from gatekeeper.trust.trusted_root import TrustedRoot
 from tests.helpers import cosign_sign
 from tests.unit.trust.conftest import COSIGN, REKOR_DIGEST, VALID_DIGEST, FixtureSignature
-from tests.unit.trust.fake_sigstore import SIGNED_AT, FakeSigstore
+from tests.helpers.fake_sigstore import SIGNED_AT, FakeSigstore
 
 # A `cosign sign --key` push recorded with cosign v1.13.1 -d (github.com/jeffhuang4704/
 # just-notes, cosign/cosign-traffic.md): config blob and manifest, with their digests.

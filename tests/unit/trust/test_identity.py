@@ -12,7 +12,7 @@ from gatekeeper.policy.model import KeylessIdentity
 from gatekeeper.trust._decode import der_utf8_string
 from gatekeeper.trust.errors import SignatureRejected
 from gatekeeper.trust.identity import certificate_identity, match_identity
-from tests.unit.trust.fake_sigstore import FakeSigstore, der_utf8
+from tests.helpers.fake_sigstore import FakeSigstore, der_utf8
 
 SIGSTORE_OTHERNAME = ObjectIdentifier("1.3.6.1.4.1.57264.1.7")
 

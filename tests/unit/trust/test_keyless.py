@@ -29,7 +29,7 @@ from tests.unit.trust.conftest import (
     REKOR_DIGEST,
     FixtureSignature,
 )
-from tests.unit.trust.fake_sigstore import SIGNED_AT, FakeSigstore, Leaf, trusted_root_json
+from tests.helpers.fake_sigstore import SIGNED_AT, FakeSigstore, Leaf, trusted_root_json
 
 MITR = KeylessIdentity(issuer=FULCIO_ISSUER, subject=FULCIO_SUBJECT)
 
