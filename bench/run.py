@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -24,11 +25,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import requests
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.helpers import images  # noqa: E402
+from tests.helpers import images, signing  # noqa: E402
 from tests.helpers.processes import (  # noqa: E402
     Process,
     free_port,
@@ -39,6 +42,7 @@ from tests.helpers.processes import (  # noqa: E402
 )
 
 MIB = 1024 * 1024
+SIGNING_KEY = ec.generate_private_key(ec.SECP256R1())
 NGINX_CONF = """\
 worker_processes 1;
 daemon off;
@@ -62,7 +66,11 @@ http {{
       proxy_set_header Connection "";
       proxy_set_header Host $http_host;
       proxy_request_buffering off;
-      proxy_buffering off;
+      proxy_buffering on;
+      proxy_max_temp_file_size 0;
+      proxy_buffer_size 64k;
+      proxy_buffers 16 64k;
+      proxy_busy_buffers_size 128k;
     }}
   }}
 }}
@@ -171,8 +179,14 @@ def main() -> int:
     repeat = 1 if args.quick else args.repeat
 
     work = Path(tempfile.mkdtemp(prefix="gatekeeper-bench-"))
-    policy = work / "permissive.yaml"
-    policy.write_text('rules: [{name: all, repositories: ["**"]}]\n')
+    (work / "cosign.pub").write_bytes(SIGNING_KEY.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    policy = work / "policy.yaml"
+    # bench/signed/* needs a signature; everything else is the permissive pass-through rule.
+    policy.write_text('rules:\n'
+                      '  - {name: signed, repositories: ["bench/signed*"], '
+                      'signatures: {keys: [cosign.pub]}}\n'
+                      '  - {name: all, repositories: ["**"]}\n')
     registry = start_registry(work / "registry")
     nginx = start_nginx(work, registry.host)
     gate = start_gatekeeper(
@@ -181,6 +195,7 @@ def main() -> int:
     targets = {"direct": registry.url, "nginx": nginx.url, "gatekeeper": gate.url}
     try:
         results = run(work, targets, seconds, blob_mib, repeat)
+        results.update(admission_latency(work, registry, gate, 5 if args.quick else 20))
         results["gatekeeper_peak_rss_mib"] = peak_rss_bytes(gate.proc.pid) / MIB
     finally:
         for process in (gate, nginx, registry):
@@ -228,6 +243,50 @@ def run(
     return results
 
 
+def admission_latency(work: Path, registry: Process, gate: Process, images_count: int
+                      ) -> dict[str, object]:
+    """Cold (first pull, signature fetched and verified) and warm (cached) admission of a
+    signed image, against an unsigned image under the pass-through rule: sequential
+    requests, so these are latencies, not throughput."""
+    session = requests.Session()
+    accept = {"Accept": images.OCI_MANIFEST}
+    cold: list[float] = []
+    signed_urls = []
+    for i in range(images_count):
+        repo = f"bench/signed{i}"
+        img = images.image(f"signed-{i}")
+        images.push_image(work, img, f"{registry.host}/{repo}:1.0.0")
+        signing.sign_and_push(registry.url, registry.host, repo, img.digest, SIGNING_KEY)
+        url = f"{gate.url}/v2/{repo}/manifests/{img.digest}"
+        t0 = time.perf_counter()
+        response = session.get(url, headers=accept, timeout=30)
+        cold.append((time.perf_counter() - t0) * 1000)
+        assert response.status_code == 200, response.text
+        signed_urls.append(url)
+    unsigned = images.image("unsigned-latency")
+    images.push_image(work, unsigned, f"{registry.host}/bench/plain:1.0.0")
+    plain_url = f"{gate.url}/v2/bench/plain/manifests/{unsigned.digest}"
+
+    def sample(url: str, n: int = 400) -> list[float]:
+        out = []
+        for _ in range(n):
+            t0 = time.perf_counter()
+            session.get(url, headers=accept, timeout=30).raise_for_status()
+            out.append((time.perf_counter() - t0) * 1000)
+        return out
+
+    sample(plain_url, 50)
+    warm = sample(signed_urls[0])
+    plain = sample(plain_url)
+    return {
+        "signed_cold_p50_ms": statistics.median(cold),
+        "signed_warm_p50_ms": statistics.median(warm),
+        "unsigned_p50_ms": statistics.median(plain),
+        "signed_warm_p99_ms": statistics.quantiles(warm, n=100)[98],
+        "unsigned_p99_ms": statistics.quantiles(plain, n=100)[98],
+    }
+
+
 def report(results: dict[str, object]) -> None:
     def num(key: str) -> float:
         value = results[key]
@@ -256,6 +315,14 @@ def report(results: dict[str, object]) -> None:
                 f"{name:>22} {value:>9.0f}  × direct {value / direct:.2f}  "
                 f"× nginx {value / nginx:.2f}"
             )
+    print("\nadmission latency, sequential GET by digest (ms)")
+    print(f"{'signed, cold (p50)':>28} {num('signed_cold_p50_ms'):>8.2f}")
+    print(f"{'signed, warm (p50/p99)':>28} {num('signed_warm_p50_ms'):>8.2f} "
+          f"{num('signed_warm_p99_ms'):>8.2f}")
+    print(f"{'unsigned pass-through (p50/p99)':>28} {num('unsigned_p50_ms'):>8.2f} "
+          f"{num('unsigned_p99_ms'):>8.2f}")
+    print(f"{'warm - unsigned at p50':>28} "
+          f"{num('signed_warm_p50_ms') - num('unsigned_p50_ms'):>8.2f}  (target ≤ 2 ms)")
     print(f"\ngatekeeper peak RSS: {num('gatekeeper_peak_rss_mib'):.0f} MiB")
 
 

@@ -22,6 +22,7 @@ class Limits:
     admission_ttl: float = 3600.0  # how long an admitted manifest keeps its blobs/children open
     admission_entries: int = 100_000  # in-process admission records (LRU beyond this)
     upstream_connections: int = 256
+    stream_chunk_bytes: int = 1024 * 1024  # upstream read buffer; bounds memory per stream
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,7 @@ severity, a bad digest — raises :class:`TrivyReportError` with the field named
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -112,8 +113,10 @@ def _digests(doc: dict[str, Any], file_name: str | None, limits: TrivyLimits) ->
     digests: set[str] = set()
     for index, entry in enumerate(entries):
         where = f"Metadata.RepoDigests[{index}]"
-        if not isinstance(entry, str) or len(entry) > limits.max_chars:
-            raise TrivyReportError(f"{where} is not a string of at most {limits.max_chars}")
+        if not isinstance(entry, str):
+            raise TrivyReportError(f"{where} is a {type(entry).__name__}, not a string")
+        if len(entry) > limits.max_chars:
+            raise TrivyReportError(f"{where} is longer than {limits.max_chars} characters")
         _, at, digest = entry.rpartition("@")
         if not at:
             raise TrivyReportError(f"{where} is {entry[:80]!r}, not repository@digest")
@@ -136,7 +139,8 @@ def _findings(doc: dict[str, Any], limits: TrivyLimits) -> tuple[Finding, ...]:
         where = f"Results[{r_index}]"
         if not isinstance(result, dict):
             raise TrivyReportError(f"{where} is a {type(result).__name__}, not an object")
-        vulns = _json.array(result, "Vulnerabilities", where, TrivyReportError, limits.max_findings)
+        # Counted across all results below, so one message names the one limit.
+        vulns = _json.array(result, "Vulnerabilities", where, TrivyReportError, sys.maxsize)
         if len(findings) + len(vulns) > limits.max_findings:
             raise TrivyReportError(f"the report has more than {limits.max_findings} findings")
         for v_index, vuln in enumerate(vulns):

@@ -1,21 +1,27 @@
 """Throwaway X.509 material for tests: a CA, TLS server certificates, a token-signing certificate.
 
 Everything is made with ``cryptography`` in memory (ECDSA P-256, no network) and written as PEM
-files under a directory the test owns.
+files under a directory the test owns. :func:`start_tls_registry` runs distribution over HTTPS.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import ipaddress
+import subprocess
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import requests
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from tests.helpers.processes import REGISTRY_CONFIG, Process, free_port
 
 _VALID = datetime.timedelta(days=2)
 
@@ -118,3 +124,30 @@ def server_cert(ca: KeyPair, directory: Path, name: str = "server") -> KeyPair:
     """A TLS server certificate for ``127.0.0.1``, ``::1`` and ``localhost``."""
     return issue(ca, directory, name, common_name="127.0.0.1",
                  hosts=("127.0.0.1", "::1", "localhost"))
+
+
+def start_tls_registry(workdir: Path, server: KeyPair, ca: KeyPair,
+                       extra_config: str = "") -> Process:
+    """CNCF distribution serving HTTPS with ``server`` (``processes.start_registry`` can only
+    wait for plain HTTP). ``extra_config`` is appended at top level, as there."""
+    port = free_port()
+    root = workdir / "storage"
+    root.mkdir(parents=True, exist_ok=True)
+    tls = f"  tls:\n    certificate: {server.cert_path}\n    key: {server.key_path}\n"
+    config = workdir / "config.yml"
+    config.write_text(REGISTRY_CONFIG.format(root=root, port=port, extra=tls + extra_config))
+    log_path = workdir / "registry.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(["docker-registry", "serve", str(config)], stdout=log,
+                                stderr=subprocess.STDOUT)
+    url = f"https://127.0.0.1:{port}"
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and proc.poll() is None:
+        with contextlib.suppress(requests.RequestException):
+            if requests.get(f"{url}/v2/", verify=str(ca.cert_path), timeout=1).status_code in (
+                    200, 401):
+                return Process(proc, url, log_path)
+        time.sleep(0.05)
+    proc.kill()
+    proc.wait(5)
+    raise RuntimeError(f"TLS registry did not start:\n{log_path.read_text()}")
