@@ -13,13 +13,11 @@ def check_tags(tags: TagPolicy, request: AdmissionRequest) -> CheckResult:
     tag = request.tag
     if tag is None:
         return PASS
+    denied = _deny_globs(tags, tag, request)
+    # A tag an explicit deny pattern names needs no second reason from the allow-list.
+    allowed = PASS if denied.refusals else _allow_regexes(tags, tag, request)
     return combine(
-        [
-            _require_digest(tags, request),
-            _deny_globs(tags, tag, request),
-            _allow_regexes(tags, tag, request),
-            _immutable(tags, tag, request),
-        ]
+        [_require_digest(tags, request), denied, allowed, _immutable(tags, tag, request)]
     )
 
 
