@@ -65,8 +65,7 @@ def _describe_verdict(verdict: ScanVerdict, policy: ScanPolicy, now: datetime) -
         lines.append("created:  unknown")
     else:
         created = as_utc(verdict.created)
-        age = format_duration(max(as_utc(now) - created, timedelta(0)))
-        lines.append(f"created:  {created:%Y-%m-%dT%H:%M:%SZ} ({age} ago)")
+        lines.append(f"created:  {created:%Y-%m-%dT%H:%M:%SZ} ({_age(as_utc(now) - created)})")
     counts = Counter(finding.severity.upper() for finding in verdict.findings)
     summary = ", ".join(f"{sev} {counts[sev]}" for sev in SEVERITY_ORDER if counts[sev])
     lines.append(f"findings: {len(verdict.findings)}" + (f" ({summary})" if summary else ""))
@@ -86,6 +85,16 @@ def _describe_verdict(verdict: ScanVerdict, policy: ScanPolicy, now: datetime) -
             [f for f in excused if id(f) not in shown],
         )
     return lines
+
+
+def _age(delta: timedelta) -> str:
+    """An age in its largest whole unit: ``3d ago``, ``5h ago``, ``in the future``."""
+    if delta < timedelta(0):
+        return "in the future"
+    for unit in (timedelta(days=1), timedelta(hours=1), timedelta(minutes=1)):
+        if delta >= unit:
+            return f"{format_duration(delta // unit * unit)} ago"
+    return "just now"
 
 
 def _reasons(policy: ScanPolicy) -> dict[str, str]:

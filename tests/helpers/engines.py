@@ -95,23 +95,38 @@ def unmount_under(path: Path) -> list[str]:
     """Lazily unmount everything at or below ``path``; returns what was mounted."""
     points = mounts_under(path)
     for point in points:
-        subprocess.run(["umount", "-R", "-l", point], capture_output=True, check=False,
-                       timeout=30)
+        subprocess.run(["umount", "-R", "-l", point], capture_output=True, check=False, timeout=30)
     return points
 
 
-def _run(cmd: Sequence[str], *, env: Mapping[str, str], timeout: float,
-         check: bool) -> subprocess.CompletedProcess[str]:
+def short_rundir(workdir: Path) -> Path:
+    """A fresh ``/tmp/gk-*`` directory, linked from ``WORKDIR/run`` for debugging.
+
+    Unix socket paths are limited to 107 bytes and podman refuses a runroot over 50 characters;
+    pytest's tmp_path is often longer. The owner removes it on stop.
+    """
+    rundir = Path(tempfile.mkdtemp(prefix="gk-", dir="/tmp"))
+    with contextlib.suppress(OSError):
+        (workdir / "run").unlink(missing_ok=True)
+        (workdir / "run").symlink_to(rundir)
+    return rundir
+
+
+def _run(
+    cmd: Sequence[str], *, env: Mapping[str, str], timeout: float, check: bool
+) -> subprocess.CompletedProcess[str]:
     try:
-        result = subprocess.run(list(cmd), capture_output=True, text=True, env=dict(env),
-                                timeout=timeout, check=False)
+        result = subprocess.run(
+            list(cmd), capture_output=True, text=True, env=dict(env), timeout=timeout, check=False
+        )
     except subprocess.TimeoutExpired as exc:
         out = exc.stdout.decode(errors="replace") if isinstance(exc.stdout, bytes) else ""
         err = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else ""
         result = subprocess.CompletedProcess(list(cmd), -9, out, err + f"\n[timed out {timeout}s]")
     if check and result.returncode != 0:
-        raise AssertionError(f"{' '.join(cmd)} failed ({result.returncode}):\n"
-                             f"{result.stdout}\n{result.stderr}")
+        raise AssertionError(
+            f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
+        )
     return result
 
 
@@ -123,10 +138,7 @@ class _Daemon:
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir.resolve()
         self.workdir.mkdir(parents=True, exist_ok=True)
-        # unix socket paths are limited to 107 bytes; pytest's tmp_path can be longer
-        self.rundir = Path(tempfile.mkdtemp(prefix="gk-", dir="/tmp"))
-        with contextlib.suppress(OSError):
-            (self.workdir / "run").symlink_to(self.rundir)
+        self.rundir = short_rundir(self.workdir)
         self.log_path = self.workdir / f"{self.name}.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -135,9 +147,14 @@ class _Daemon:
 
     def _spawn(self, cmd: Sequence[str]) -> None:
         with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen(list(cmd), stdout=log, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL, start_new_session=True,
-                                         cwd=self.workdir)
+            self.proc = subprocess.Popen(
+                list(cmd),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                cwd=self.workdir,
+            )
 
     def _wait_ready(self, probe: Callable[[], bool]) -> None:
         deadline = time.monotonic() + START_TIMEOUT
@@ -145,8 +162,9 @@ class _Daemon:
             if self.proc is None or self.proc.poll() is not None:
                 code = None if self.proc is None else self.proc.returncode
                 self.stop()
-                raise RuntimeError(f"{self.name} exited ({code}) before it was ready:\n"
-                                   f"{self.log()[-4000:]}")
+                raise RuntimeError(
+                    f"{self.name} exited ({code}) before it was ready:\n{self.log()[-4000:]}"
+                )
             if probe():
                 return
             time.sleep(0.05)
@@ -180,8 +198,12 @@ class _Daemon:
     def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.stop()
 
 
@@ -214,9 +236,15 @@ class Dockerd(_Daemon):
 
     name = "dockerd"
 
-    def __init__(self, workdir: Path, mirror: str | None, *, ca_file: Path | None = None,
-                 insecure_registries: Sequence[str] = (),
-                 extra_config: Mapping[str, object] | None = None) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        mirror: str | None,
+        *,
+        ca_file: Path | None = None,
+        insecure_registries: Sequence[str] = (),
+        extra_config: Mapping[str, object] | None = None,
+    ) -> None:
         self.binary = require("dockerd")
         super().__init__(workdir)
         self.mirror = Endpoint(mirror) if mirror else None
@@ -247,14 +275,20 @@ class Dockerd(_Daemon):
             self._certs_d = Path("/etc/docker/certs.d") / self.mirror.host
             self._certs_d.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(ca_file, self._certs_d / "ca.crt")
-        self.env = {**os.environ, "DOCKER_HOST": f"unix://{self.socket}",
-                    "DOCKER_CONFIG": str(self.workdir / "cli")}
+        self.env = {
+            **os.environ,
+            "DOCKER_HOST": f"unix://{self.socket}",
+            "DOCKER_CONFIG": str(self.workdir / "cli"),
+        }
         self.start()
 
     def start(self) -> None:
         self._spawn([self.binary, "--config-file", str(self.config_path)])
-        self._wait_ready(lambda: _unix_http_ok(
-            self.socket, b"GET /_ping HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n\r\n"))
+        self._wait_ready(
+            lambda: _unix_http_ok(
+                self.socket, b"GET /_ping HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n\r\n"
+            )
+        )
 
     def stop(self) -> None:
         super().stop()
@@ -262,12 +296,19 @@ class Dockerd(_Daemon):
             shutil.rmtree(self._certs_d, ignore_errors=True)
             self._certs_d = None
 
-    def docker(self, *args: str, timeout: float = PULL_TIMEOUT,
-               check: bool = False) -> subprocess.CompletedProcess[str]:
+    def docker(
+        self, *args: str, timeout: float = PULL_TIMEOUT, check: bool = False
+    ) -> subprocess.CompletedProcess[str]:
         return _run([self.cli, *args], env=self.env, timeout=timeout, check=check)
 
-    def pull(self, ref: str, *, platform: str | None = None, timeout: float = PULL_TIMEOUT,
-             check: bool = False) -> subprocess.CompletedProcess[str]:
+    def pull(
+        self,
+        ref: str,
+        *,
+        platform: str | None = None,
+        timeout: float = PULL_TIMEOUT,
+        check: bool = False,
+    ) -> subprocess.CompletedProcess[str]:
         """``docker pull [--platform P] REF`` (``hello:1.0.0`` means docker.io/library/hello)."""
         extra = ["--platform", platform] if platform else []
         return self.docker("pull", *extra, ref, timeout=timeout, check=check)
@@ -283,8 +324,9 @@ class Dockerd(_Daemon):
 ContainerdMode = Literal["mirror", "server"]
 
 
-def containerd_hosts_toml(registry: str, gate: str, mode: ContainerdMode,
-                          ca_file: Path | None = None) -> str:
+def containerd_hosts_toml(
+    registry: str, gate: str, mode: ContainerdMode, ca_file: Path | None = None
+) -> str:
     """``hosts.toml`` for ``registry`` (e.g. ``docker.io``) with ``gate`` as mirror or server.
 
     ``mirror``: the gate is a ``[host]`` tried first; on any status > 399 containerd tries the
@@ -296,8 +338,7 @@ def containerd_hosts_toml(registry: str, gate: str, mode: ContainerdMode,
     ca = f'  ca = "{ca_file}"\n' if ca_file else ""
     if mode == "mirror":
         server = DEFAULT_SERVERS.get(registry, f"https://{registry}")
-        return (f'server = "{server}"\n\n[host."{url}"]\n  capabilities = ["pull", "resolve"]\n'
-                f"{ca}")
+        return f'server = "{server}"\n\n[host."{url}"]\n  capabilities = ["pull", "resolve"]\n{ca}'
     if mode == "server":
         top = f'ca = "{ca_file}"\n' if ca_file else ""
         return f'server = "{url}"\n{top}\n[host."{url}"]\n{ca}'
@@ -315,9 +356,16 @@ class Containerd(_Daemon):
 
     name = "containerd"
 
-    def __init__(self, workdir: Path, gate: str, *, mode: ContainerdMode = "mirror",
-                 registries: Sequence[str] = ("docker.io",), ca_file: Path | None = None,
-                 namespace: str = "gatekeeper-test") -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        gate: str,
+        *,
+        mode: ContainerdMode = "mirror",
+        registries: Sequence[str] = ("docker.io",),
+        ca_file: Path | None = None,
+        namespace: str = "gatekeeper-test",
+    ) -> None:
         self.binary = require("containerd")
         self.ctr_binary = require("ctr")
         super().__init__(workdir)
@@ -325,13 +373,16 @@ class Containerd(_Daemon):
         self.socket = self.rundir / "containerd.sock"
         self.hosts_dir = self.workdir / "hosts"
         self.configure(gate, mode=mode, registries=registries, ca_file=ca_file)
-        disabled = ", ".join(f'"{p}"' for p in (
-            "io.containerd.grpc.v1.cri",
-            "io.containerd.snapshotter.v1.aufs",
-            "io.containerd.snapshotter.v1.btrfs",
-            "io.containerd.snapshotter.v1.zfs",
-            "io.containerd.snapshotter.v1.devmapper",
-        ))
+        disabled = ", ".join(
+            f'"{p}"'
+            for p in (
+                "io.containerd.grpc.v1.cri",
+                "io.containerd.snapshotter.v1.aufs",
+                "io.containerd.snapshotter.v1.btrfs",
+                "io.containerd.snapshotter.v1.zfs",
+                "io.containerd.snapshotter.v1.devmapper",
+            )
+        )
         self.config_path = self.workdir / "config.toml"
         self.config_path.write_text(f"""\
 version = 2
@@ -353,9 +404,14 @@ disabled_plugins = [{disabled}]
         self.env = {**os.environ, "CONTAINERD_ADDRESS": str(self.socket)}
         self.start()
 
-    def configure(self, gate: str, *, mode: ContainerdMode = "mirror",
-                  registries: Sequence[str] = ("docker.io",),
-                  ca_file: Path | None = None) -> None:
+    def configure(
+        self,
+        gate: str,
+        *,
+        mode: ContainerdMode = "mirror",
+        registries: Sequence[str] = ("docker.io",),
+        ca_file: Path | None = None,
+    ) -> None:
         """(Re)write ``HOSTS/<registry>/hosts.toml`` for each registry host."""
         shutil.rmtree(self.hosts_dir, ignore_errors=True)
         for registry in registries:
@@ -365,25 +421,56 @@ disabled_plugins = [{disabled}]
 
     def start(self) -> None:
         self._spawn([self.binary, "--config", str(self.config_path)])
-        self._wait_ready(lambda: self.socket.exists() and self.ctr(
-            "version", timeout=5, namespace="default").returncode == 0)
+        self._wait_ready(
+            lambda: (
+                self.socket.exists()
+                and self.ctr("version", timeout=5, namespace="default").returncode == 0
+            )
+        )
 
-    def ctr(self, *args: str, timeout: float = PULL_TIMEOUT, check: bool = False,
-            namespace: str | None = None) -> subprocess.CompletedProcess[str]:
-        cmd = [self.ctr_binary, "--address", str(self.socket), "-n",
-               namespace or self.namespace, *args]
+    def ctr(
+        self,
+        *args: str,
+        timeout: float = PULL_TIMEOUT,
+        check: bool = False,
+        namespace: str | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        cmd = [
+            self.ctr_binary,
+            "--address",
+            str(self.socket),
+            "-n",
+            namespace or self.namespace,
+            *args,
+        ]
         return _run(cmd, env=self.env, timeout=timeout, check=check)
 
-    def pull(self, ref: str, *, platform: str | None = None, all_platforms: bool = False,
-             namespace: str | None = None, timeout: float = PULL_TIMEOUT,
-             check: bool = False) -> subprocess.CompletedProcess[str]:
+    def pull(
+        self,
+        ref: str,
+        *,
+        platform: str | None = None,
+        all_platforms: bool = False,
+        namespace: str | None = None,
+        timeout: float = PULL_TIMEOUT,
+        check: bool = False,
+    ) -> subprocess.CompletedProcess[str]:
         """``ctr images pull --hosts-dir HOSTS REF``; REF fully qualified
         (``docker.io/library/hello:1.0.0``). A fresh ``namespace`` re-fetches everything."""
         extra = ["--platform", platform] if platform else []
         if all_platforms:
             extra.append("--all-platforms")
-        return self.ctr("images", "pull", "--hosts-dir", str(self.hosts_dir), *extra, ref,
-                        timeout=timeout, check=check, namespace=namespace)
+        return self.ctr(
+            "images",
+            "pull",
+            "--hosts-dir",
+            str(self.hosts_dir),
+            *extra,
+            ref,
+            timeout=timeout,
+            check=check,
+            namespace=namespace,
+        )
 
     def image_digest(self, ref: str, *, namespace: str | None = None) -> str | None:
         """The target digest of a local image, or None."""
@@ -413,16 +500,25 @@ def podman_registries_conf(registries: Sequence[str], gate: str, mode: PodmanMod
     out = ['unqualified-search-registries = ["docker.io"]', 'short-name-mode = "permissive"', ""]
     for registry in registries:
         if mode == "remap":
-            out += ["[[registry]]", f'prefix = "{registry}"', f'location = "{endpoint.host}"',
-                    f"insecure = {insecure}", ""]
+            out += [
+                "[[registry]]",
+                f'prefix = "{registry}"',
+                f'location = "{endpoint.host}"',
+                f"insecure = {insecure}",
+                "",
+            ]
             continue
         if mode not in ("mirror", "blocked"):
             raise ValueError(f"unknown podman mode {mode!r}")
         out += ["[[registry]]", f'prefix = "{registry}"', f'location = "{registry}"']
         if mode == "blocked":
             out.append("blocked = true")
-        out += ["[[registry.mirror]]", f'location = "{endpoint.host}"',
-                f"insecure = {insecure}", ""]
+        out += [
+            "[[registry.mirror]]",
+            f'location = "{endpoint.host}"',
+            f"insecure = {insecure}",
+            "",
+        ]
     return "\n".join(out)
 
 
@@ -434,25 +530,34 @@ class Podman:
     leftover storage mounts (vfs makes none; teardown sweeps anyway).
     """
 
-    def __init__(self, workdir: Path, gate: str, *, mode: PodmanMode = "mirror",
-                 registries: Sequence[str] = ("docker.io",),
-                 ca_file: Path | None = None) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        gate: str,
+        *,
+        mode: PodmanMode = "mirror",
+        registries: Sequence[str] = ("docker.io",),
+        ca_file: Path | None = None,
+    ) -> None:
         self.binary = require("podman")
         self.workdir = workdir.resolve()
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self.root, self.runroot = self.workdir / "root", self.workdir / "runroot"
+        self.rundir = short_rundir(self.workdir)
+        self.root, self.runroot = self.workdir / "root", self.rundir / "runroot"
         self.cert_dir = self.workdir / "certs"
         self.registries_conf = self.workdir / "registries.conf"
         storage_conf = self.workdir / "storage.conf"
-        storage_conf.write_text(f'[storage]\ndriver = "vfs"\nrunroot = "{self.runroot}"\n'
-                                f'graphroot = "{self.root}"\n')
+        storage_conf.write_text(
+            f'[storage]\ndriver = "vfs"\nrunroot = "{self.runroot}"\ngraphroot = "{self.root}"\n'
+        )
         tmp = self.workdir / "tmp"
         tmp.mkdir(exist_ok=True)
         containers_conf = self.workdir / "containers.conf"
         containers_conf.write_text(
             f'[engine]\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\n'
             f'events_logfile_path = "{self.workdir / "events.log"}"\n'
-            f'image_copy_tmp_dir = "{tmp}"\n')
+            f'image_copy_tmp_dir = "{tmp}"\n'
+        )
         self.policy = self.workdir / "policy.json"
         self.policy.write_text('{"default": [{"type": "insecureAcceptAnything"}]}\n')
         auth_file = self.workdir / "auth.json"  # podman refuses a REGISTRY_AUTH_FILE that is absent
@@ -468,9 +573,14 @@ class Podman:
         }
         self.configure(gate, mode=mode, registries=registries, ca_file=ca_file)
 
-    def configure(self, gate: str, *, mode: PodmanMode = "mirror",
-                  registries: Sequence[str] = ("docker.io",),
-                  ca_file: Path | None = None) -> None:
+    def configure(
+        self,
+        gate: str,
+        *,
+        mode: PodmanMode = "mirror",
+        registries: Sequence[str] = ("docker.io",),
+        ca_file: Path | None = None,
+    ) -> None:
         """(Re)write registries.conf and the cert dir; read afresh by the next command."""
         self.registries_conf.write_text(podman_registries_conf(registries, gate, mode))
         shutil.rmtree(self.cert_dir, ignore_errors=True)
@@ -479,32 +589,63 @@ class Podman:
             # containers/image treats every *.crt in --cert-dir as a CA, for mirrors too
             shutil.copyfile(ca_file, self.cert_dir / "ca.crt")
 
-    def podman(self, *args: str, timeout: float = PULL_TIMEOUT,
-               check: bool = False) -> subprocess.CompletedProcess[str]:
-        cmd = [self.binary, "--root", str(self.root), "--runroot", str(self.runroot),
-               "--storage-driver", "vfs", *args]
+    def podman(
+        self, *args: str, timeout: float = PULL_TIMEOUT, check: bool = False
+    ) -> subprocess.CompletedProcess[str]:
+        cmd = [
+            self.binary,
+            "--root",
+            str(self.root),
+            "--runroot",
+            str(self.runroot),
+            "--storage-driver",
+            "vfs",
+            *args,
+        ]
         return _run(cmd, env=self.env, timeout=timeout, check=check)
 
-    def pull(self, ref: str, *, arch: str | None = None, platform: str | None = None,
-             timeout: float = PULL_TIMEOUT, check: bool = False
-             ) -> subprocess.CompletedProcess[str]:
+    def pull(
+        self,
+        ref: str,
+        *,
+        arch: str | None = None,
+        platform: str | None = None,
+        timeout: float = PULL_TIMEOUT,
+        check: bool = False,
+    ) -> subprocess.CompletedProcess[str]:
         """``podman pull REF`` with the private policy and cert dir."""
         extra = ["--arch", arch] if arch else []
         extra += ["--platform", platform] if platform else []
-        return self.podman("pull", "--signature-policy", str(self.policy), "--cert-dir",
-                           str(self.cert_dir), *extra, ref, timeout=timeout, check=check)
+        return self.podman(
+            "pull",
+            "--signature-policy",
+            str(self.policy),
+            "--cert-dir",
+            str(self.cert_dir),
+            *extra,
+            ref,
+            timeout=timeout,
+            check=check,
+        )
 
     def image_digest(self, ref: str) -> str:
         """The digest podman recorded for a local image (of the manifest or index pulled)."""
-        return self.podman("image", "inspect", "--format", "{{.Digest}}", ref,
-                           check=True).stdout.strip()
+        return self.podman(
+            "image", "inspect", "--format", "{{.Digest}}", ref, check=True
+        ).stdout.strip()
 
     def stop(self) -> None:
         unmount_under(self.workdir)
+        unmount_under(self.rundir)
+        shutil.rmtree(self.rundir, ignore_errors=True)
 
     def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.stop()

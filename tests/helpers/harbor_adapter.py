@@ -118,8 +118,9 @@ class HarborAdapter:
             return _error(self.scan_status, "scanner is broken on purpose")
         scan_id = str(uuid.uuid4())
         self._scans[scan_id] = _Scan(body, time.monotonic())
-        return _json(202, {"id": scan_id},
-                     "application/vnd.scanner.adapter.scan.response+json; version=1.0")
+        return _json(
+            202, {"id": scan_id}, "application/vnd.scanner.adapter.scan.response+json; version=1.0"
+        )
 
     async def _report(self, request: web.Request) -> web.Response:
         self.report_polls += 1
@@ -149,8 +150,9 @@ def _highest(vulnerabilities: list[dict[str, Any]]) -> str:
 
 
 def _json(status: int, doc: Any, content_type: str) -> web.Response:
-    return web.Response(status=status, body=json.dumps(doc).encode(),
-                        headers={"Content-Type": content_type})
+    return web.Response(
+        status=status, body=json.dumps(doc).encode(), headers={"Content-Type": content_type}
+    )
 
 
 def _error(status: int, message: str) -> web.Response:

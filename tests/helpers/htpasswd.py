@@ -14,13 +14,15 @@ def htpasswd_line(user: str, password: str) -> str:
     """``user:$2y$…`` from ``htpasswd -Bbn`` (distribution accepts bcrypt entries only)."""
     if shutil.which("htpasswd") is None:
         pytest.skip("htpasswd is not installed (apt-get install apache2-utils)")
-    out = subprocess.run(["htpasswd", "-Bbn", user, password], capture_output=True, text=True,
-                         check=True, timeout=30).stdout
+    out = subprocess.run(
+        ["htpasswd", "-Bbn", user, password], capture_output=True, text=True, check=True, timeout=30
+    ).stdout
     return out.strip()
 
 
-def htpasswd_auth_config(workdir: Path, users: Mapping[str, str],
-                         realm: str = "gatekeeper-test") -> str:
+def htpasswd_auth_config(
+    workdir: Path, users: Mapping[str, str], realm: str = "gatekeeper-test"
+) -> str:
     """Write ``WORKDIR/htpasswd`` for ``users`` and return the registry's ``auth:`` block,
     for ``processes.start_registry(workdir, extra_config=…)``."""
     workdir.mkdir(parents=True, exist_ok=True)

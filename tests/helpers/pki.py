@@ -44,14 +44,19 @@ class KeyPair:
         return self.cert.public_bytes(serialization.Encoding.PEM)
 
 
-def _write(directory: Path, name: str, cert: x509.Certificate,
-           key: ec.EllipticCurvePrivateKey) -> KeyPair:
+def _write(
+    directory: Path, name: str, cert: x509.Certificate, key: ec.EllipticCurvePrivateKey
+) -> KeyPair:
     directory.mkdir(parents=True, exist_ok=True)
     cert_path, key_path = directory / f"{name}.crt", directory / f"{name}.key"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                           serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
     key_path.chmod(0o600)
     return KeyPair(cert, key, cert_path, key_path)
 
@@ -60,8 +65,7 @@ def _name(common_name: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
 
 
-def make_ca(directory: Path, name: str = "ca", common_name: str = "gatekeeper test CA"
-            ) -> KeyPair:
+def make_ca(directory: Path, name: str = "ca", common_name: str = "gatekeeper test CA") -> KeyPair:
     """A self-signed CA certificate ``DIR/NAME.crt`` and key ``DIR/NAME.key``."""
     key = ec.generate_private_key(ec.SECP256R1())
     now = datetime.datetime.now(datetime.UTC)
@@ -74,19 +78,35 @@ def make_ca(directory: Path, name: str = "ca", common_name: str = "gatekeeper te
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + _VALID)
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
-                                     content_commitment=False, key_encipherment=False,
-                                     data_encipherment=False, key_agreement=False,
-                                     encipher_only=False, decipher_only=False), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()),
-                       critical=False)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                key_cert_sign=True,
+                crl_sign=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .sign(key, hashes.SHA256())
     )
     return _write(directory, name, cert, key)
 
 
-def issue(ca: KeyPair, directory: Path, name: str, *, common_name: str,
-          hosts: Sequence[str] = (), server: bool = True) -> KeyPair:
+def issue(
+    ca: KeyPair,
+    directory: Path,
+    name: str,
+    *,
+    common_name: str,
+    hosts: Sequence[str] = (),
+    server: bool = True,
+) -> KeyPair:
     """A leaf certificate signed by ``ca``.
 
     ``hosts`` become subjectAltNames (IP addresses or DNS names); ``server`` adds the serverAuth
@@ -103,8 +123,9 @@ def issue(ca: KeyPair, directory: Path, name: str, *, common_name: str,
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + _VALID)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.key.public_key()),
-                       critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.key.public_key()), critical=False
+        )
     )
     if hosts:
         names: list[x509.GeneralName] = []
@@ -116,18 +137,21 @@ def issue(ca: KeyPair, directory: Path, name: str, *, common_name: str,
         builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
     if server:
         builder = builder.add_extension(
-            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
+        )
     return _write(directory, name, builder.sign(ca.key, hashes.SHA256()), key)
 
 
 def server_cert(ca: KeyPair, directory: Path, name: str = "server") -> KeyPair:
     """A TLS server certificate for ``127.0.0.1``, ``::1`` and ``localhost``."""
-    return issue(ca, directory, name, common_name="127.0.0.1",
-                 hosts=("127.0.0.1", "::1", "localhost"))
+    return issue(
+        ca, directory, name, common_name="127.0.0.1", hosts=("127.0.0.1", "::1", "localhost")
+    )
 
 
-def start_tls_registry(workdir: Path, server: KeyPair, ca: KeyPair,
-                       extra_config: str = "") -> Process:
+def start_tls_registry(
+    workdir: Path, server: KeyPair, ca: KeyPair, extra_config: str = ""
+) -> Process:
     """CNCF distribution serving HTTPS with ``server`` (``processes.start_registry`` can only
     wait for plain HTTP). ``extra_config`` is appended at top level, as there."""
     port = free_port()
@@ -138,14 +162,17 @@ def start_tls_registry(workdir: Path, server: KeyPair, ca: KeyPair,
     config.write_text(REGISTRY_CONFIG.format(root=root, port=port, extra=tls + extra_config))
     log_path = workdir / "registry.log"
     with log_path.open("wb") as log:
-        proc = subprocess.Popen(["docker-registry", "serve", str(config)], stdout=log,
-                                stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            ["docker-registry", "serve", str(config)], stdout=log, stderr=subprocess.STDOUT
+        )
     url = f"https://127.0.0.1:{port}"
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline and proc.poll() is None:
         with contextlib.suppress(requests.RequestException):
             if requests.get(f"{url}/v2/", verify=str(ca.cert_path), timeout=1).status_code in (
-                    200, 401):
+                200,
+                401,
+            ):
                 return Process(proc, url, log_path)
         time.sleep(0.05)
     proc.kill()

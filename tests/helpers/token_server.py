@@ -84,10 +84,11 @@ class Scope:
 
 def libtrust_key_id(public_key: ec.EllipticCurvePublicKey) -> str:
     """docker/libtrust's key ID: SHA-256 of the DER SPKI, first 240 bits, base32, ``:``-grouped."""
-    der = public_key.public_bytes(serialization.Encoding.DER,
-                                  serialization.PublicFormat.SubjectPublicKeyInfo)
+    der = public_key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
     b32 = base64.b32encode(hashlib.sha256(der).digest()[:30]).decode().rstrip("=")
-    return ":".join(b32[i:i + 4] for i in range(0, len(b32), 4))
+    return ":".join(b32[i : i + 4] for i in range(0, len(b32), 4))
 
 
 def _b64url(data: bytes) -> str:
@@ -101,17 +102,28 @@ def sign_jwt(claims: Mapping[str, object], signer: pki.KeyPair, key_mode: KeyMod
         header["x5c"] = [base64.b64encode(signer.cert_der).decode()]
     else:
         header["kid"] = libtrust_key_id(signer.key.public_key())
-    signing_input = (_b64url(json.dumps(header, separators=(",", ":")).encode()) + "."
-                     + _b64url(json.dumps(claims, separators=(",", ":")).encode()))
-    r, s = decode_dss_signature(signer.key.sign(signing_input.encode(),
-                                                ec.ECDSA(hashes.SHA256())))
+    signing_input = (
+        _b64url(json.dumps(header, separators=(",", ":")).encode())
+        + "."
+        + _b64url(json.dumps(claims, separators=(",", ":")).encode())
+    )
+    r, s = decode_dss_signature(signer.key.sign(signing_input.encode(), ec.ECDSA(hashes.SHA256())))
     return signing_input + "." + _b64url(r.to_bytes(32, "big") + s.to_bytes(32, "big"))
+
+
+def _jwt_part(token: str, index: int) -> dict[str, object]:
+    part = token.split(".")[index]
+    return dict(json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))))
+
+
+def decode_jwt_header(token: str) -> dict[str, object]:
+    """The header of a JWT, unverified (for assertions in tests)."""
+    return _jwt_part(token, 0)
 
 
 def decode_jwt_claims(token: str) -> dict[str, object]:
     """The claims of a JWT, unverified (for assertions in tests)."""
-    payload = token.split(".")[1]
-    return dict(json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))))
+    return _jwt_part(token, 1)
 
 
 @dataclass
@@ -137,8 +149,9 @@ class TokenServer:
     def __post_init__(self) -> None:
         keys = self.workdir / "token-keys"
         self.ca = pki.make_ca(keys, "token-ca", "gatekeeper test token CA")
-        self.signer = pki.issue(self.ca, keys, "token-signer", common_name="token signer",
-                                server=False)
+        self.signer = pki.issue(
+            self.ca, keys, "token-signer", common_name="token signer", server=False
+        )
         # The CA is the x5c trust anchor; the signer's own certificate gives the kid lookup
         # its key (distribution indexes every bundle certificate's key by libtrust ID).
         self.bundle_path = keys / "rootcertbundle.pem"
@@ -153,18 +166,29 @@ class TokenServer:
 
     def registry_auth_config(self) -> str:
         """The ``auth:`` block for ``processes.start_registry(workdir, extra_config=…)``."""
-        return (f"auth:\n  token:\n    realm: {self.realm}\n    service: {self.service}\n"
-                f"    issuer: {self.issuer}\n    rootcertbundle: {self.bundle_path}\n")
+        return (
+            f"auth:\n  token:\n    realm: {self.realm}\n    service: {self.service}\n"
+            f"    issuer: {self.issuer}\n    rootcertbundle: {self.bundle_path}\n"
+        )
 
-    def count(self, *, account: str | None = None, anonymous: bool | None = None,
-              scope: str | None = None, status: int | None = None) -> int:
+    def count(
+        self,
+        *,
+        account: str | None = None,
+        anonymous: bool | None = None,
+        scope: str | None = None,
+        status: int | None = None,
+    ) -> int:
         """How many token requests: all, or only by ``account`` / anonymous (``anonymous=True``)
         / authenticated (``anonymous=False``) / asking for ``scope`` / answered ``status``."""
-        return sum(1 for r in self.requests
-                   if (account is None or r.account == account)
-                   and (anonymous is None or (r.account is None) == anonymous)
-                   and (scope is None or scope in r.scopes)
-                   and (status is None or r.status == status))
+        return sum(
+            1
+            for r in self.requests
+            if (account is None or r.account == account)
+            and (anonymous is None or (r.account is None) == anonymous)
+            and (scope is None or scope in r.scopes)
+            and (status is None or r.status == status)
+        )
 
     def issue(self, account: str | None, scopes: Sequence[str]) -> str:
         """A token as the server would grant it (for tests that bypass HTTP)."""
@@ -201,8 +225,11 @@ class TokenServer:
             "access": access,
         }
         issued = datetime.datetime.fromtimestamp(now, datetime.UTC)
-        return (sign_jwt(claims, self.signer, self.key_mode), self.expires_in,
-                issued.strftime("%Y-%m-%dT%H:%M:%SZ"))
+        return (
+            sign_jwt(claims, self.signer, self.key_mode),
+            self.expires_in,
+            issued.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        )
 
     def _basic(self, request: web.Request) -> tuple[str, str] | None:
         header = request.headers.get("Authorization", "")
@@ -219,8 +246,9 @@ class TokenServer:
         return expected is not None and secrets.compare_digest(expected, password)
 
     async def _get(self, request: web.Request) -> web.Response:
-        raw_scopes = tuple(s for value in request.query.getall("scope", [])
-                           for s in value.split(" ") if s)
+        raw_scopes = tuple(
+            s for value in request.query.getall("scope", []) for s in value.split(" ") if s
+        )
         creds = self._basic(request)
         if creds is not None and not self._check(*creds):
             self.requests.append(TokenRequest("GET", None, raw_scopes, 401))
@@ -235,8 +263,12 @@ class TokenServer:
             self.requests.append(TokenRequest("GET", account, raw_scopes, 400))
             return _oauth_error(400, "invalid_scope", str(exc))
         token, expires_in, issued_at = self._token(account, scopes)
-        body: dict[str, object] = {"token": token, "access_token": token,
-                                   "expires_in": expires_in, "issued_at": issued_at}
+        body: dict[str, object] = {
+            "token": token,
+            "access_token": token,
+            "expires_in": expires_in,
+            "issued_at": issued_at,
+        }
         if account is not None and request.query.get("offline_token") == "true":
             body["refresh_token"] = self._new_refresh_token(account)
         self.requests.append(TokenRequest("GET", account, raw_scopes, 200))
@@ -265,11 +297,18 @@ class TokenServer:
             self.requests.append(TokenRequest("POST", account, raw_scopes, 400, grant_type))
             return _oauth_error(400, "invalid_scope", str(exc))
         token, expires_in, issued_at = self._token(account, scopes)
-        body: dict[str, object] = {"access_token": token, "expires_in": expires_in,
-                                   "issued_at": issued_at, "scope": " ".join(raw_scopes)}
+        body: dict[str, object] = {
+            "access_token": token,
+            "expires_in": expires_in,
+            "issued_at": issued_at,
+            "scope": " ".join(raw_scopes),
+        }
         if form.get("access_type") == "offline" or grant_type == "refresh_token":
-            body["refresh_token"] = (str(form["refresh_token"]) if grant_type == "refresh_token"
-                                     else self._new_refresh_token(account))
+            body["refresh_token"] = (
+                str(form["refresh_token"])
+                if grant_type == "refresh_token"
+                else self._new_refresh_token(account)
+            )
         self.requests.append(TokenRequest("POST", account, raw_scopes, 200, grant_type))
         return web.json_response(body)
 
@@ -286,8 +325,11 @@ class TokenServer:
 
 
 def _unauthorized() -> web.Response:
-    return web.json_response({"details": "incorrect username or password"}, status=401,
-                             headers={"WWW-Authenticate": 'Basic realm="token server"'})
+    return web.json_response(
+        {"details": "incorrect username or password"},
+        status=401,
+        headers={"WWW-Authenticate": 'Basic realm="token server"'},
+    )
 
 
 def _oauth_error(status: int, error: str, description: str) -> web.Response:
@@ -311,9 +353,17 @@ def start_token_server(
 
     Works from sync and async tests alike: the server has its own event loop.
     """
-    server = TokenServer(workdir, users=dict(users or {}), anonymous_pull=anonymous_pull,
-                         grants=dict(grants or {}), service=service, issuer=issuer,
-                         key_mode=key_mode, expires_in=expires_in, tls=tls)
+    server = TokenServer(
+        workdir,
+        users=dict(users or {}),
+        anonymous_pull=anonymous_pull,
+        grants=dict(grants or {}),
+        service=service,
+        issuer=issuer,
+        key_mode=key_mode,
+        expires_in=expires_in,
+        tls=tls,
+    )
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, name="token-server", daemon=True)
     thread.start()

@@ -45,10 +45,19 @@ def retarget(path: Path, *digests: str, **changes: Any) -> bytes:
 
 def subject(repository: str = "team/app", label: str = "app") -> Subject:
     """A real (tiny) OCI image manifest as the admission path would hand it over."""
-    config = {"mediaType": "application/vnd.oci.image.config.v1+json",
-              "digest": digest_for(f"config {label}"), "size": 2}
-    raw = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-                      "config": config, "layers": []}).encode()
+    config = {
+        "mediaType": "application/vnd.oci.image.config.v1+json",
+        "digest": digest_for(f"config {label}"),
+        "size": 2,
+    }
+    raw = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": config,
+            "layers": [],
+        }
+    ).encode()
     return Subject(repository, sha256_digest(raw), parse_manifest(raw), raw)
 
 
@@ -67,14 +76,28 @@ class RedisServer:
     def start(self) -> None:
         log = (self.workdir / "redis.log").open("ab")
         self.proc = subprocess.Popen(
-            ["redis-server", "--save", "", "--appendonly", "no", "--port", str(self.port),
-             "--bind", "127.0.0.1", "--dir", str(self.workdir)],
-            stdout=log, stderr=subprocess.STDOUT,
+            [
+                "redis-server",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(self.workdir),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"redis-server exited: {(self.workdir / 'redis.log').read_text()}")
+                raise RuntimeError(
+                    f"redis-server exited: {(self.workdir / 'redis.log').read_text()}"
+                )
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as sock:
                     sock.sendall(b"PING\r\n")

@@ -47,9 +47,14 @@ def test_codec_round_trips(value: ScanVerdict) -> None:
 
 @pytest.mark.parametrize(
     "data",
-    [b"", b"[]", b'{"format": 2}', b'{"format": 1, "digest": "x", "source": "s"}',
-     b'{"format": 1, "digest": "sha256:' + b"a" * 64 + b'", "source": "s", "findings": [[1]]}',
-     b'{"format": 1, "digest": "sha256:' + b"a" * 64 + b'", "source": 5}'],
+    [
+        b"",
+        b"[]",
+        b'{"format": 2}',
+        b'{"format": 1, "digest": "x", "source": "s"}',
+        b'{"format": 1, "digest": "sha256:' + b"a" * 64 + b'", "source": "s", "findings": [[1]]}',
+        b'{"format": 1, "digest": "sha256:' + b"a" * 64 + b'", "source": 5}',
+    ],
 )
 def test_codec_refuses_what_it_did_not_write(data: bytes) -> None:
     with pytest.raises(VerdictDecodeError):

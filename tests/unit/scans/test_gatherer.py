@@ -97,10 +97,16 @@ async def test_nothing_found_notes_where_it_looked_and_the_core_refuses(
     image = subject(label="nothing")
     failing = CountingSource(fail=True)
     async with aiohttp.ClientSession() as session, HarborAdapter(ready_after=5) as adapter:
-        scanner = HarborScanner(session, VerdictCache(), registry_url="http://r",
-                                limits=HarborLimits(wait_seconds=0.1))
-        gatherer = ScanVerdicts(VerdictCache(), directory=directory, scanner=scanner,
-                                sources=[failing], clock=lambda: NOW)
+        scanner = HarborScanner(
+            session, VerdictCache(), registry_url="http://r", limits=HarborLimits(wait_seconds=0.1)
+        )
+        gatherer = ScanVerdicts(
+            VerdictCache(),
+            directory=directory,
+            scanner=scanner,
+            sources=[failing],
+            clock=lambda: NOW,
+        )
         policy = ScanPolicy(scanner=adapter.url)
         evidence = await gatherer(image, policy)
         await scanner.close()
@@ -132,12 +138,12 @@ async def test_a_source_answering_for_another_digest_is_ignored() -> None:
 
 async def test_the_scanner_answer_is_used_when_it_comes_within_the_wait() -> None:
     image = subject(label="scanned")
-    vulns = [vulnerability("CVE-2019-18224", "libidn2-0", "2.0.5-1", "2.0.5-1+deb10u1",
-                           "Critical")]
+    vulns = [vulnerability("CVE-2019-18224", "libidn2-0", "2.0.5-1", "2.0.5-1+deb10u1", "Critical")]
     async with aiohttp.ClientSession() as session, HarborAdapter(vulns) as adapter:
         cache = VerdictCache()
-        scanner = HarborScanner(session, cache, registry_url="http://r",
-                                limits=HarborLimits(min_poll=0.05))
+        scanner = HarborScanner(
+            session, cache, registry_url="http://r", limits=HarborLimits(min_poll=0.05)
+        )
         gatherer = ScanVerdicts(cache, scanner=scanner)
         policy = ScanPolicy(scanner=adapter.url)
         evidence = await gatherer(image, policy)

@@ -36,9 +36,14 @@ async def session() -> AsyncIterator[aiohttp.ClientSession]:
 def scanner_for(
     session: aiohttp.ClientSession, cache: VerdictCache, limits: HarborLimits = QUICK
 ) -> HarborScanner:
-    return HarborScanner(session, cache, registry_url=REGISTRY,
-                         registry_authorization="Basic cm9ib3Q6c2VjcmV0",
-                         adapter_authorization="Bearer adapter-token", limits=limits)
+    return HarborScanner(
+        session,
+        cache,
+        registry_url=REGISTRY,
+        registry_authorization="Basic cm9ib3Q6c2VjcmV0",
+        adapter_authorization="Bearer adapter-token",
+        limits=limits,
+    )
 
 
 async def test_a_miss_requests_a_scan_and_returns_the_report_within_the_wait(
@@ -58,11 +63,16 @@ async def test_a_miss_requests_a_scan_and_returns_the_report_within_the_wait(
         assert answer.verdict.source.startswith(f"scanner {adapter.url} (scan ")
         assert await cache.get(image.digest) == answer.verdict  # cached on arrival
         # The request says where to pull from and what, in the spec's media type.
-        assert adapter.scan_requests == [{
-            "registry": {"url": REGISTRY, "authorization": "Basic cm9ib3Q6c2VjcmV0"},
-            "artifact": {"repository": "team/app", "digest": image.digest,
-                         "mime_type": "application/vnd.oci.image.manifest.v1+json"},
-        }]
+        assert adapter.scan_requests == [
+            {
+                "registry": {"url": REGISTRY, "authorization": "Basic cm9ib3Q6c2VjcmV0"},
+                "artifact": {
+                    "repository": "team/app",
+                    "digest": image.digest,
+                    "mime_type": "application/vnd.oci.image.manifest.v1+json",
+                },
+            }
+        ]
         headers = adapter.scan_headers[0]
         assert headers["Content-Type"] == api.SCAN_REQUEST_TYPE
         assert headers["Authorization"] == "Bearer adapter-token"
@@ -133,8 +143,9 @@ async def test_a_refused_scan_is_reported_and_not_retried_during_the_backoff(
         second = await scanner.verdict(image, adapter.url)
         assert second.status == first.status
         assert len(adapter.scan_requests) == 1
-        assert any("scan of" in r.getMessage() and "failed" in r.getMessage()
-                   for r in caplog.records)
+        assert any(
+            "scan of" in r.getMessage() and "failed" in r.getMessage() for r in caplog.records
+        )
         await scanner.close()
 
 
@@ -169,15 +180,29 @@ async def test_metadata_of_the_test_adapter_follows_the_spec(
 
 @pytest.mark.parametrize(
     ("harbor", "trivy"),
-    [("Critical", "CRITICAL"), ("High", "HIGH"), ("Medium", "MEDIUM"), ("Low", "LOW"),
-     ("Negligible", "LOW"), ("Unknown", "UNKNOWN"), ("critical", "CRITICAL")],
+    [
+        ("Critical", "CRITICAL"),
+        ("High", "HIGH"),
+        ("Medium", "MEDIUM"),
+        ("Low", "LOW"),
+        ("Negligible", "LOW"),
+        ("Unknown", "UNKNOWN"),
+        ("critical", "CRITICAL"),
+    ],
 )
 def test_severities_map_onto_trivys(harbor: str, trivy: str) -> None:
-    data = (b'{"vulnerabilities": [{"id": "CVE-1", "package": "p", "version": "1", '
-            b'"severity": "' + harbor.encode() + b'"}]}')
-    verdict = api.parse_report(data, digest=digest_for("x"), source="s",
-                               received=datetime(2024, 1, 1, tzinfo=UTC),
-                               max_bytes=1 << 20, max_findings=10)
+    data = (
+        b'{"vulnerabilities": [{"id": "CVE-1", "package": "p", "version": "1", '
+        b'"severity": "' + harbor.encode() + b'"}]}'
+    )
+    verdict = api.parse_report(
+        data,
+        digest=digest_for("x"),
+        source="s",
+        received=datetime(2024, 1, 1, tzinfo=UTC),
+        max_bytes=1 << 20,
+        max_findings=10,
+    )
     assert verdict.findings[0].severity == trivy
     assert verdict.created == datetime(2024, 1, 1, tzinfo=UTC)  # no generated_at
 
@@ -195,8 +220,14 @@ def test_severities_map_onto_trivys(harbor: str, trivy: str) -> None:
 )
 def test_malformed_reports_are_scanner_errors(data: bytes, message: str) -> None:
     with pytest.raises(ScannerError, match=message):
-        api.parse_report(data, digest=digest_for("x"), source="s", received=datetime.now(UTC),
-                         max_bytes=1 << 20, max_findings=10)
+        api.parse_report(
+            data,
+            digest=digest_for("x"),
+            source="s",
+            received=datetime.now(UTC),
+            max_bytes=1 << 20,
+            max_findings=10,
+        )
 
 
 @pytest.mark.parametrize(

@@ -32,7 +32,9 @@ def test_alpine_report_belongs_to_its_repo_digest_and_keeps_every_finding() -> N
     )
     (verdict,) = report.verdicts("trivy report a.json")
     assert (verdict.digest, verdict.source, verdict.findings) == (
-        ALPINE_DIGEST, "trivy report a.json", report.findings
+        ALPINE_DIGEST,
+        "trivy report a.json",
+        report.findings,
     )
 
 
@@ -53,7 +55,11 @@ def test_report_without_created_at_takes_the_file_mtime() -> None:
     assert report.created == MTIME
     assert parse_trivy_report(data).created is None
     assert [f.id for f in report.findings] == [
-        "CVE-2020-15999", "CVE-2020-28196", "CVE-2019-12900", "CVE-2018-11771", "CVE-2018-1324"
+        "CVE-2020-15999",
+        "CVE-2020-28196",
+        "CVE-2019-12900",
+        "CVE-2018-11771",
+        "CVE-2018-1324",
     ]
     assert [f.severity for f in report.findings].count("CRITICAL") == 1
 
@@ -115,7 +121,11 @@ MALFORMED = [
     ("schema true", _mutate(SchemaVersion=True), "SchemaVersion is True"),
     ("metadata list", _mutate(Metadata=[]), "Metadata is a list"),
     ("repo digests string", _mutate(Metadata__RepoDigests="a@b"), "not an array"),
-    ("repo digest int", _mutate(Metadata__RepoDigests=[1]), r"RepoDigests\[0\] is a int, not a string"),
+    (
+        "repo digest int",
+        _mutate(Metadata__RepoDigests=[1]),
+        r"RepoDigests\[0\] is a int, not a string",
+    ),
     ("repo digest without @", _mutate(Metadata__RepoDigests=["alpine"]), "not repository@digest"),
     ("repo digest bad hex", _mutate(Metadata__RepoDigests=["a@sha256:xyz"]), "invalid sha256"),
     ("repo digest md5", _mutate(Metadata__RepoDigests=["a@md5:abc"]), "unsupported digest"),
@@ -138,8 +148,9 @@ MALFORMED = [
 ]
 
 
-@pytest.mark.parametrize(("data", "message"), [(d, m) for _, d, m in MALFORMED],
-                         ids=[name for name, _, _ in MALFORMED])
+@pytest.mark.parametrize(
+    ("data", "message"), [(d, m) for _, d, m in MALFORMED], ids=[name for name, _, _ in MALFORMED]
+)
 def test_malformed_reports_raise_trivy_report_error_naming_the_problem(
     data: bytes, message: str
 ) -> None:
@@ -149,8 +160,9 @@ def test_malformed_reports_raise_trivy_report_error_naming_the_problem(
 
 
 def test_optional_fields_may_be_absent_or_null() -> None:
-    data = _mutate(**{VULN + "FixedVersion": None, VULN + "InstalledVersion": _DELETE,
-                      "CreatedAt": _DELETE})
+    data = _mutate(
+        **{VULN + "FixedVersion": None, VULN + "InstalledVersion": _DELETE, "CreatedAt": _DELETE}
+    )
     report = parse_trivy_report(data)
     assert report.findings[0] == Finding("CVE-2019-1549", "libcrypto1.1", "", None, "MEDIUM")
     assert report.created is None
@@ -181,7 +193,7 @@ def test_limits_refuse_the_whole_report(limits: TrivyLimits, message: str) -> No
 
 def test_findings_are_counted_across_results() -> None:
     doc = json.loads(ALPINE.read_bytes())
-    doc["Results"] = doc["Results"] * 2  # 2 × 4 findings
+    doc["Results"] = doc["Results"] * 2  # 2 results of 4 findings
     with pytest.raises(TrivyReportError, match="more than 7 findings"):
         parse_trivy_report(json.dumps(doc).encode(), limits=TrivyLimits(max_findings=7))
     assert len(parse_trivy_report(json.dumps(doc).encode()).findings) == 8
