@@ -4,7 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEBIAN := docker-registry:docker-registry skopeo:skopeo wrk:wrk ab:apache2-utils \
-          nginx:nginx-light redis-server:redis-server
+          nginx:nginx-light redis-server:redis-server htpasswd:apache2-utils \
+          containerd:containerd podman:podman dockerd:docker.io
 
 .PHONY: test demo bench lint typecheck unit integration deps venv clean
 

@@ -11,7 +11,8 @@ L1 alone, skipping Redis for ``redis_retry_after`` seconds before trying it agai
 sources on disk and in the registry stay the truth, so losing Redis loses nothing.
 
 A replica that holds a digest in L1 does not look in Redis until the L1 entry expires:
-``ttl`` bounds how long replicas may disagree.
+``ttl`` bounds how long replicas may disagree. Without Redis, ``ttl`` is also how long a
+scanner verdict is kept before a pull asks the scanner again.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ KEY_PREFIX = "gatekeeper:verdict:"
 class CacheLimits:
     """Sizes and times of the verdict cache (seconds, entries, bytes)."""
 
-    ttl: float = 60.0  # L1 lifetime of an entry
+    ttl: float = 600.0  # L1 lifetime; also how long replicas may disagree
     max_entries: int = 10_000  # L1 entries (least recently used go first beyond this)
     redis_ttl: float = 86_400.0  # L2 lifetime; a scanner verdict is re-requested after it
     redis_timeout: float = 0.25  # one Redis command, connecting included
@@ -161,13 +162,14 @@ def _connect(url: str, limits: CacheLimits) -> Redis:
             "--redis needs the redis package: pip install 'gatekeeper[redis]'"
         ) from exc
     try:
-        # No retries inside redis-py: the cache's own back-off decides when to try again,
-        # and a request must not wait through redis-py's default three retries.
+        # One immediate retry inside redis-py: it replaces a pooled connection that a Redis
+        # restart broke. No more, and no back-off: the cache's own back-off decides when to
+        # try again, and a request must not wait through redis-py's default retries.
         return Redis.from_url(
             url,
             socket_timeout=limits.redis_timeout,
             socket_connect_timeout=limits.redis_timeout,
-            retry=Retry(NoBackoff(), 0),
+            retry=Retry(NoBackoff(), 1),
         )
     except ValueError as exc:
         raise ConfigError(f"--redis {_redact(url)!r} is not a Redis URL: {exc}") from exc

@@ -86,6 +86,12 @@ class VerdictDirectory:
             if files is not None:
                 self._files = files
                 self._index = _build_index(files)
+                log.info(
+                    "verdict directory %s: %d reports, verdicts for %d digests",
+                    self.path,
+                    len(files),
+                    len(self._index),
+                )
 
     async def start(self) -> None:
         """Read the directory once, then keep watching it in the background."""
@@ -172,7 +178,7 @@ def _read(file: Path, stamp: _Stamp, limits: TrivyLimits) -> tuple[ScanVerdict, 
     except TrivyReportError as exc:
         log.warning("trivy report %s skipped: %s", file, exc.message)
         return ()
-    log.info(
+    log.debug(
         "trivy report %s: %d findings for %s", file, len(report.findings), ", ".join(report.digests)
     )
     return report.verdicts(f"trivy report {file}")

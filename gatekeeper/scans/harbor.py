@@ -210,7 +210,8 @@ class HarborScanner:
         self, method: str, url: str, body: bytes | None, content_type: str | None
     ) -> tuple[int, Mapping[str, str], bytes]:
         """One exchange: status, headers, body (bounded); transport errors → ScannerError."""
-        headers = {**self._headers, "Accept": api.REPORT_TYPE if body is None else "*/*"}
+        accept = api.REPORT_TYPE if body is None else api.SCAN_RESPONSE_TYPE
+        headers = {**self._headers, "Accept": accept}
         if content_type is not None:
             headers["Content-Type"] = content_type
         timeout = aiohttp.ClientTimeout(total=self.limits.request_timeout)

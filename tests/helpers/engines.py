@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -85,7 +86,7 @@ def mounts_under(path: Path) -> list[str]:
     found = []
     for line in Path("/proc/self/mountinfo").read_text().splitlines():
         # field 5 is the mount point, with space, tab, newline, backslash octal-escaped
-        point = line.split()[4].encode().decode("unicode_escape")
+        point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), line.split()[4])
         if point == root or point.startswith(root + "/"):
             found.append(point)
     return sorted(set(found), key=len, reverse=True)
@@ -112,17 +113,32 @@ def short_rundir(workdir: Path) -> Path:
     return rundir
 
 
+def _text(data: object) -> str:
+    return data.decode(errors="replace") if isinstance(data, bytes) else str(data or "")
+
+
 def _run(
-    cmd: Sequence[str], *, env: Mapping[str, str], timeout: float, check: bool
+    cmd: Sequence[str],
+    *,
+    env: Mapping[str, str],
+    timeout: float,
+    check: bool,
+    stdin: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
     try:
         result = subprocess.run(
-            list(cmd), capture_output=True, text=True, env=dict(env), timeout=timeout, check=False
+            list(cmd),
+            input=stdin,
+            stdin=None if stdin is not None else subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            env=dict(env),
+            timeout=timeout,
+            check=False,
         )
     except subprocess.TimeoutExpired as exc:
-        out = exc.stdout.decode(errors="replace") if isinstance(exc.stdout, bytes) else ""
-        err = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else ""
-        result = subprocess.CompletedProcess(list(cmd), -9, out, err + f"\n[timed out {timeout}s]")
+        err = _text(exc.stderr) + f"\n[timed out after {timeout}s]"
+        result = subprocess.CompletedProcess(list(cmd), -9, _text(exc.stdout), err)
     if check and result.returncode != 0:
         raise AssertionError(
             f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
@@ -294,12 +310,19 @@ class Dockerd(_Daemon):
         super().stop()
         if self._certs_d is not None:
             shutil.rmtree(self._certs_d, ignore_errors=True)
+            with contextlib.suppress(OSError):  # only if no other entry is left in certs.d
+                self._certs_d.parent.rmdir()
             self._certs_d = None
 
     def docker(
-        self, *args: str, timeout: float = PULL_TIMEOUT, check: bool = False
+        self,
+        *args: str,
+        timeout: float = PULL_TIMEOUT,
+        check: bool = False,
+        stdin: str | None = None,
     ) -> subprocess.CompletedProcess[str]:
-        return _run([self.cli, *args], env=self.env, timeout=timeout, check=check)
+        """The docker CLI against this daemon (private ``DOCKER_CONFIG`` for ``login``)."""
+        return _run([self.cli, *args], env=self.env, timeout=timeout, check=check, stdin=stdin)
 
     def pull(
         self,
@@ -359,7 +382,7 @@ class Containerd(_Daemon):
     def __init__(
         self,
         workdir: Path,
-        gate: str,
+        gate: str | None,
         *,
         mode: ContainerdMode = "mirror",
         registries: Sequence[str] = ("docker.io",),
@@ -406,14 +429,18 @@ disabled_plugins = [{disabled}]
 
     def configure(
         self,
-        gate: str,
+        gate: str | None,
         *,
         mode: ContainerdMode = "mirror",
         registries: Sequence[str] = ("docker.io",),
         ca_file: Path | None = None,
     ) -> None:
-        """(Re)write ``HOSTS/<registry>/hosts.toml`` for each registry host."""
+        """(Re)write ``HOSTS/<registry>/hosts.toml`` for each registry host (``gate=None``: no
+        hosts files, containerd's defaults)."""
         shutil.rmtree(self.hosts_dir, ignore_errors=True)
+        self.hosts_dir.mkdir(parents=True)
+        if gate is None:
+            return
         for registry in registries:
             path = self.hosts_dir / registry / "hosts.toml"
             path.parent.mkdir(parents=True)
@@ -487,17 +514,22 @@ disabled_plugins = [{disabled}]
 PodmanMode = Literal["mirror", "remap", "blocked"]
 
 
-def podman_registries_conf(registries: Sequence[str], gate: str, mode: PodmanMode) -> str:
-    """``registries.conf`` sending ``registries`` (e.g. ``docker.io``) through ``gate``.
+def podman_registries_conf(
+    registries: Sequence[str], gate: str | None, mode: PodmanMode = "mirror"
+) -> str:
+    """``registries.conf`` sending ``registries`` (e.g. ``docker.io``) through ``gate``
+    (``gate=None``: no registry entries, podman talks to registries directly).
 
     ``mirror``: ``[[registry.mirror]]``; podman tries the real registry after a mirror fails
     (bypassable). ``remap``: ``location`` is the gate (enforcing). ``blocked``: a mirror plus
     ``blocked = true`` on the real registry: podman still uses the mirror but never falls back
     (enforcing; the error names both).
     """
+    out = ['unqualified-search-registries = ["docker.io"]', 'short-name-mode = "permissive"', ""]
+    if gate is None:
+        return "\n".join(out)
     endpoint = Endpoint(gate)
     insecure = "true" if endpoint.plain_http else "false"
-    out = ['unqualified-search-registries = ["docker.io"]', 'short-name-mode = "permissive"', ""]
     for registry in registries:
         if mode == "remap":
             out += [
@@ -533,7 +565,7 @@ class Podman:
     def __init__(
         self,
         workdir: Path,
-        gate: str,
+        gate: str | None,
         *,
         mode: PodmanMode = "mirror",
         registries: Sequence[str] = ("docker.io",),
@@ -575,7 +607,7 @@ class Podman:
 
     def configure(
         self,
-        gate: str,
+        gate: str | None,
         *,
         mode: PodmanMode = "mirror",
         registries: Sequence[str] = ("docker.io",),

@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import tarfile
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -158,3 +159,33 @@ def push_image(
 ) -> subprocess.CompletedProcess[str]:
     layout = write_layout(tmp / f"layout-{img.digest[7:19]}", [img], img.manifest, "t")
     return push_layout(layout, "t", dest, check=check)
+
+
+@dataclass(frozen=True)
+class Official:
+    """A single-arch image and a two-arch index pushed as docker.io official images."""
+
+    name: str  # library/<name>:1.0.0, single arch (amd64)
+    digest: str
+    multi: str  # library/<multi>:1.0.0, index of amd64 + arm64
+    multi_digest: str
+    arm_digest: str
+
+
+def push_official(workdir: Path, host: str) -> Official:
+    name = f"gk{uuid.uuid4().hex[:8]}"
+    img = image(name)
+    push_layout(
+        write_layout(workdir / f"{name}-single", [img], img.manifest, "t"),
+        "t",
+        f"{host}/library/{name}:1.0.0",
+    )
+    amd, arm = image(f"{name}-amd", arch="amd64"), image(f"{name}-arm", arch="arm64")
+    idx = index([amd, arm])
+    push_layout(
+        write_layout(workdir / f"{name}-multi", [amd, arm], idx, "t"),
+        "t",
+        f"{host}/library/{name}-multi:1.0.0",
+        all_images=True,
+    )
+    return Official(name, img.digest, f"{name}-multi", idx.digest, arm.digest)

@@ -29,13 +29,14 @@ def wait_http(
     proc: subprocess.Popen[bytes] | None,
     timeout: float = 15.0,
     ok: Sequence[int] = (200, 401),
+    verify: bool | str = True,
 ) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
             raise RuntimeError(f"process exited with {proc.returncode} before {url} answered")
         with contextlib.suppress(requests.RequestException):
-            if requests.get(url, timeout=1).status_code in ok:
+            if requests.get(url, timeout=1, verify=verify).status_code in ok:
                 return
         time.sleep(0.05)
     raise TimeoutError(f"{url} did not answer within {timeout}s")
@@ -106,8 +107,13 @@ def start_gatekeeper(
     policy: Path,
     *args: str,
     env: dict[str, str] | None = None,
+    tls_ca: Path | None = None,
 ) -> Process:
-    """``python -m gatekeeper serve`` as a real process on a free port."""
+    """``python -m gatekeeper serve`` as a real process on a free port.
+
+    With ``tls_ca`` (gatekeeper started with --tls-cert/--tls-key) the URL is https and
+    readiness is checked against that CA.
+    """
     port = free_port()
     workdir.mkdir(parents=True, exist_ok=True)
     log_path = workdir / f"gatekeeper-{port}.log"
@@ -132,9 +138,9 @@ def start_gatekeeper(
             env=full_env,
             cwd=REPO_ROOT,
         )
-    url = f"http://127.0.0.1:{port}"
+    url = f"{'https' if tls_ca else 'http'}://127.0.0.1:{port}"
     try:
-        wait_http(f"{url}/healthz", proc)
+        wait_http(f"{url}/healthz", proc, verify=str(tls_ca) if tls_ca else True)
     except Exception:
         proc.kill()
         raise RuntimeError(f"gatekeeper did not start:\n{log_path.read_text()}") from None

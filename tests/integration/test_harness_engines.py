@@ -9,7 +9,6 @@ gatekeeper is put in between later, a failure there is gatekeeper's.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,7 @@ import requests
 
 from tests.helpers import engines, images, pki
 from tests.helpers.htpasswd import htpasswd_auth_config
+from tests.helpers.images import Official, push_official
 from tests.helpers.processes import Process, start_registry
 from tests.helpers.token_server import (
     decode_jwt_claims,
@@ -31,36 +31,6 @@ from tests.helpers.token_server import (
 pytestmark = pytest.mark.integration
 
 USER, PASSWORD = "alice", "wonder-land-7"
-
-
-@dataclass(frozen=True)
-class Official:
-    """A single-arch image and a two-arch index pushed as docker.io official images."""
-
-    name: str  # library/<name>:1.0.0, single arch (amd64)
-    digest: str
-    multi: str  # library/<multi>:1.0.0, index of amd64 + arm64
-    multi_digest: str
-    arm_digest: str
-
-
-def push_official(workdir: Path, host: str) -> Official:
-    name = f"gk{uuid.uuid4().hex[:8]}"
-    img = images.image(name)
-    images.push_layout(
-        images.write_layout(workdir / f"{name}-single", [img], img.manifest, "t"),
-        "t",
-        f"{host}/library/{name}:1.0.0",
-    )
-    amd, arm = images.image(f"{name}-amd", arch="amd64"), images.image(f"{name}-arm", arch="arm64")
-    idx = images.index([amd, arm])
-    images.push_layout(
-        images.write_layout(workdir / f"{name}-multi", [amd, arm], idx, "t"),
-        "t",
-        f"{host}/library/{name}-multi:1.0.0",
-        all_images=True,
-    )
-    return Official(name, img.digest, f"{name}-multi", idx.digest, arm.digest)
 
 
 @pytest.fixture(scope="module")
@@ -290,6 +260,64 @@ def test_htpasswd_registry_with_skopeo_creds(tmp_path: Path) -> None:
         reg.stop()
 
 
+def test_token_server_serves_each_engines_own_auth_flow(tmp_path: Path) -> None:
+    """ctr uses the OAuth2 POST password grant, dockerd GET + offline refresh token then the
+    POST refresh_token grant, podman and skopeo plain GET with Basic credentials."""
+    with start_token_server(
+        tmp_path / "token", users={USER: PASSWORD}, anonymous_pull=["public/*"]
+    ) as tokens:
+        reg = start_registry(tmp_path / "registry", tokens.registry_auth_config())
+        try:
+            img = images.image("engine-auth")
+            layout = images.write_layout(tmp_path / "layout", [img], img.manifest, "t")
+            for repo in ("public/app", "private/app"):
+                images.skopeo(
+                    "copy",
+                    "--dest-tls-verify=false",
+                    f"--dest-creds={USER}:{PASSWORD}",
+                    f"oci:{layout}:t",
+                    f"docker://{reg.host}/{repo}:1.0.0",
+                )
+            public, private = f"{reg.host}/public/app:1.0.0", f"{reg.host}/private/app:1.0.0"
+
+            pushed = len(tokens.requests)
+            with engines.Containerd(tmp_path / "containerd", None) as ctr:
+                ctr.ctr("images", "pull", "--plain-http", public, check=True)
+                denied = ctr.ctr("images", "pull", "--plain-http", private, namespace="anon")
+                assert "insufficient_scope" in denied.stderr
+                ctr.ctr(
+                    "images",
+                    "pull",
+                    "--plain-http",
+                    "--user",
+                    f"{USER}:{PASSWORD}",
+                    private,
+                    namespace="user",
+                    check=True,
+                )
+            grants = [r.grant_type for r in tokens.requests[pushed:] if r.account == USER]
+            assert grants and set(grants) == {"password"}, tokens.requests[pushed:]
+
+            with engines.Dockerd(tmp_path / "dockerd", None, insecure_registries=[reg.host]) as d:
+                d.docker(
+                    "login", "-u", USER, "--password-stdin", reg.host, check=True, stdin=PASSWORD
+                )
+                d.pull(private, check=True)
+                assert d.repo_digests(private) == [f"{private.split(':1.0.0')[0]}@{img.digest}"]
+            assert [r.grant_type for r in tokens.requests if r.method == "POST"][-1] == (
+                "refresh_token"
+            )
+
+            with engines.Podman(tmp_path / "podman", None) as podman:
+                podman.podman(
+                    "login", "--tls-verify=false", "-u", USER, "-p", PASSWORD, reg.host, check=True
+                )
+                podman.podman("pull", "--tls-verify=false", private, check=True)
+                assert podman.image_digest(private) == img.digest
+        finally:
+            reg.stop()
+
+
 # -- engines through a plain registry as their docker.io mirror --------------------------------
 
 
@@ -340,6 +368,7 @@ def test_containerd_pulls_through_mirror_host_and_as_server(
         assert ctr.image_digest(single) == official.digest
         ctr.pull(multi, all_platforms=True, check=True)
         ctr.pull(multi, platform="linux/arm64", namespace="arm", check=True)
+        ctr.ctr("content", "get", official.arm_digest, namespace="arm", check=True)
         assert ctr.image_digest(multi) == official.multi_digest
         # as a [host] mirror a failure moves on to the next host (the real registry)
         missing = ctr.pull(f"docker.io/library/{official.name}-missing:1.0.0")

@@ -5,11 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +15,7 @@ from gatekeeper.oci.digest import sha256_digest
 from gatekeeper.oci.manifest import parse_manifest
 from gatekeeper.server.evidence import Subject
 from tests.helpers.processes import free_port
+from tests.unit.scans.redis_server import RedisServer
 
 TRIVY = Path(__file__).resolve().parents[2] / "assets" / "trivy"
 ALPINE = TRIVY / "alpine-310-registry.json"  # 4 MEDIUM, CreatedAt, RepoDigests
@@ -59,62 +56,6 @@ def subject(repository: str = "team/app", label: str = "app") -> Subject:
         }
     ).encode()
     return Subject(repository, sha256_digest(raw), parse_manifest(raw), raw)
-
-
-@dataclass
-class RedisServer:
-    """A real redis-server on a loopback port; ``stop`` and ``start`` again on the same port."""
-
-    port: int
-    workdir: Path
-    proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        log = (self.workdir / "redis.log").open("ab")
-        self.proc = subprocess.Popen(
-            [
-                "redis-server",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--dir",
-                str(self.workdir),
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(
-                    f"redis-server exited: {(self.workdir / 'redis.log').read_text()}"
-                )
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as sock:
-                    sock.sendall(b"PING\r\n")
-                    if sock.recv(16).startswith(b"+PONG"):
-                        return
-            except OSError:
-                time.sleep(0.02)
-        raise TimeoutError("redis-server did not answer PING")
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
 
 
 @pytest.fixture

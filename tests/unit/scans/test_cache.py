@@ -13,7 +13,8 @@ from gatekeeper.errors import ConfigError
 from gatekeeper.policy.evidence import Finding, ScanVerdict
 from gatekeeper.scans.cache import KEY_PREFIX, CacheLimits, VerdictCache
 from gatekeeper.scans.codec import VerdictDecodeError, decode_verdict, encode_verdict
-from tests.unit.scans.conftest import RedisServer, digest_for
+from tests.unit.scans.conftest import digest_for
+from tests.unit.scans.redis_server import RedisServer
 
 
 def verdict(label: str, *findings: Finding, created: datetime | None = None) -> ScanVerdict:
@@ -85,6 +86,9 @@ async def test_two_caches_sharing_one_redis_see_each_others_verdicts(
         assert await second.get(value.digest) is None
         await first.put(value)
         assert await second.get(value.digest) == value
+        redis_server.stop()
+        assert await second.get(value.digest) == value  # the Redis hit was kept in L1
+        redis_server.start()
         back = verdict("back", created=CREATED)
         await second.put(back)
         assert await first.get(back.digest) == back
@@ -142,6 +146,8 @@ async def test_redis_down_degrades_to_l1_without_raising_and_comes_back(
         assert await cache.get(during.digest) == during  # L1 still works
         assert await cache.get(digest_for("unknown")) is None  # and misses stay misses
         assert time.monotonic() - started < 2 * limits.redis_timeout + 0.5
+        clock.now += limits.redis_retry_after + 1  # past the back-off, still down
+        assert await cache.get(digest_for("unknown")) is None
         unavailable = [r for r in caplog.records if "unavailable" in r.getMessage()]
         assert len(unavailable) == 1  # one line per outage, not per request
         redis_server.start()  # same port, empty (no persistence)

@@ -86,7 +86,7 @@ async def test_changed_and_removed_reports_take_effect(tmp_path: Path) -> None:
 async def test_a_malformed_report_is_logged_once_skipped_and_read_again_when_fixed(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, "gatekeeper.scans.directory")
+    caplog.set_level(logging.DEBUG, "gatekeeper.scans.directory")
     good, bad_digest = digest_for("good"), digest_for("bad")
     write(tmp_path / "good.json", retarget(ALPINE, good))
     write(tmp_path / "bad.json", b'{"SchemaVersion": 2, "Results": [')
