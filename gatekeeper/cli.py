@@ -70,6 +70,17 @@ def _add_upstream_flags(parser: argparse.ArgumentParser) -> None:
         help="CA bundle for upstreams with a private CA (GATEKEEPER_UPSTREAM_CA)",
     )
     parser.add_argument(
+        "--verdicts",
+        type=Path,
+        default=_env_path("VERDICTS"),
+        help="directory of Trivy JSON reports, watched for changes (GATEKEEPER_VERDICTS)",
+    )
+    parser.add_argument(
+        "--redis",
+        default=_env("REDIS"),
+        help="redis:// URL of a store shared by replicas (GATEKEEPER_REDIS)",
+    )
+    parser.add_argument(
         "--mirror",
         action="store_true",
         default=_env_flag("MIRROR"),
@@ -171,6 +182,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         namespaces=namespaces,
         credentials=args.upstream_credentials,
         upstream_ca=args.upstream_ca,
+        verdicts=args.verdicts,
+        redis=args.redis,
     )
 
 

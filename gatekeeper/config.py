@@ -42,6 +42,8 @@ class Settings:
     tls_key: Path | None = None
     upstream_ca: Path | None = None  # CA bundle for upstreams with a private CA
     tls_poll_interval: float = 5.0  # seconds between certificate change checks
+    verdicts: Path | None = None  # directory of Trivy JSON reports
+    redis: str | None = None  # shared store for verdicts across replicas
 
 
 DOCKER_HUB = "https://registry-1.docker.io"

@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from gatekeeper.config import Settings
-from gatekeeper.gatherers.assemble import default_gatherers
 from gatekeeper.oci.grammar import check_name, check_reference
 from gatekeeper.policy.loader import load_policy
 from gatekeeper.policy.model import Action, Outcome
 from gatekeeper.server.admission import Admission, admit
-from gatekeeper.server.decision_log import DecisionLog
-from gatekeeper.server.deps import Deps
 from gatekeeper.server.policy_store import PolicyStore
-from gatekeeper.state.admissions import MemoryAdmissionStore
-from gatekeeper.upstream.pool import build_upstreams
+from gatekeeper.server.run import build_deps
 from gatekeeper.upstream.reads import fetch_manifest
 
 
@@ -41,33 +38,15 @@ def parse_reference(text: str) -> Reference:
 
 
 async def evaluate(settings: Settings, ref: Reference) -> Admission:
+    """Fetch ``ref`` with gatekeeper's own credentials and decide, as a pull would."""
     policies = PolicyStore(settings.policy_paths, load_policy, dry_run=settings.dry_run)
-    limits = settings.limits
-    upstream, _ = build_upstreams(settings)
-    deps = Deps(
-        settings,
-        upstream,
-        policies,
-        MemoryAdmissionStore(limits.admission_ttl, limits.admission_entries),
-        DecisionLog(Path(os.devnull)),
-        default_gatherers(upstream),
-    )
-    try:
-        fetched = await fetch_manifest(
-            upstream, ref.repository, ref.reference, limits.manifest_bytes
-        )
-        return await admit(
-            deps,
-            Action.PULL,
-            ref.repository,
-            ref.reference,
-            fetched.digest,
-            fetched.data,
-            fetched.content_type,
-        )
-    finally:
-        await upstream.session.close()
-        deps.decisions.close()
+    async with AsyncExitStack() as stack:
+        deps = await build_deps(replace(settings, decision_log=Path(os.devnull)), policies,
+                                stack)
+        fetched = await fetch_manifest(deps.upstream, ref.repository, ref.reference,
+                                       settings.limits.manifest_bytes)
+        return await admit(deps, Action.PULL, ref.repository, ref.reference, fetched.digest,
+                           fetched.data, fetched.content_type)
 
 
 def render(admission: Admission, as_json: bool) -> str:

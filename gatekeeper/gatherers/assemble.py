@@ -1,11 +1,46 @@
-"""The gatherers a running gatekeeper uses, built around one upstream."""
+"""The gatherers a running gatekeeper uses, built around its upstream and settings.
+
+Everything with a lifetime (the verdict directory's watcher, the Redis connection, the
+scanner's polling tasks) is entered on an AsyncExitStack that the caller closes at shutdown.
+"""
 
 from __future__ import annotations
 
+import base64
+from contextlib import AsyncExitStack
+
+from gatekeeper.config import Settings
 from gatekeeper.gatherers.signatures import RegistrySignatures
+from gatekeeper.scans.cache import VerdictCache
+from gatekeeper.scans.directory import VerdictDirectory
+from gatekeeper.scans.gatherer import ScanVerdicts
+from gatekeeper.scans.harbor import HarborScanner
 from gatekeeper.server.evidence import Gatherers
 from gatekeeper.upstream.client import Upstream
 
 
-def default_gatherers(upstream: Upstream) -> Gatherers:
-    return Gatherers(signatures=RegistrySignatures(upstream))
+async def build_gatherers(settings: Settings, upstream: Upstream, stack: AsyncExitStack
+                          ) -> Gatherers:
+    cache = VerdictCache(settings.redis)
+    stack.push_async_callback(cache.close)
+    directory = None
+    if settings.verdicts is not None:
+        directory = VerdictDirectory(settings.verdicts)
+        await stack.enter_async_context(directory)
+    # The scanner pulls from the upstream itself, never through gatekeeper (which would
+    # refuse the unscanned image), with gatekeeper's own credentials when it has any.
+    scanner = HarborScanner(upstream.session, cache, registry_url=upstream.base_url,
+                            registry_authorization=_basic(upstream))
+    stack.push_async_callback(scanner.close)
+    return Gatherers(
+        signatures=RegistrySignatures(upstream),
+        scan=ScanVerdicts(cache, directory=directory, scanner=scanner),
+    )
+
+
+def _basic(upstream: Upstream) -> str | None:
+    credential = upstream.auth.credential
+    if credential is None or not credential.username:
+        return None
+    raw = f"{credential.username}:{credential.password}".encode()
+    return "Basic " + base64.b64encode(raw).decode()

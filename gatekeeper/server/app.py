@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator
 
 from aiohttp import web
 from multidict import CIMultiDict
@@ -33,19 +30,7 @@ def create_app(deps: Deps) -> web.Application:
     app.router.add_route("*", "/v2", dispatch)
     app.router.add_route("*", "/v2/{tail:.*}", dispatch)
     app.router.add_route("*", "/{tail:.*}", not_found)
-    app.cleanup_ctx.append(_lifecycle)
     return app
-
-
-async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
-    deps = app[DEPS]
-    watcher = asyncio.create_task(deps.policies.watch(deps.settings.policy_poll_interval))
-    yield
-    watcher.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await watcher
-    await deps.upstream.session.close()
-    deps.decisions.close()
 
 
 async def dispatch(request: web.Request) -> web.StreamResponse:

@@ -60,7 +60,7 @@ class Authenticator:
 
     def __init__(self, session: aiohttp.ClientSession, credential: Credential | None) -> None:
         self._session = session
-        self._credential = credential
+        self.credential = credential
         self._tokens: dict[str, tuple[str, float]] = {}  # scope → (token, expires at)
         self._challenge: Challenge | None = None  # the last challenge seen (realm, service)
         self._locks: dict[str, asyncio.Lock] = {}
@@ -101,7 +101,7 @@ class Authenticator:
             return CIMultiDict(Authorization=f"Bearer {self._tokens[wanted][0]}")
 
     def _basic(self) -> str | None:
-        cred = self._credential
+        cred = self.credential
         if cred is None or not cred.username:
             return None
         raw = f"{cred.username}:{cred.password}".encode()
@@ -115,7 +115,7 @@ class Authenticator:
         if scope:
             params["scope"] = scope
         self.token_requests += 1
-        cred = self._credential
+        cred = self.credential
         try:
             if cred is not None and cred.identity_token:
                 form = {
