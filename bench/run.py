@@ -179,14 +179,19 @@ def main() -> int:
     repeat = 1 if args.quick else args.repeat
 
     work = Path(tempfile.mkdtemp(prefix="gatekeeper-bench-"))
-    (work / "cosign.pub").write_bytes(SIGNING_KEY.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    (work / "cosign.pub").write_bytes(
+        SIGNING_KEY.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
     policy = work / "policy.yaml"
     # bench/signed/* needs a signature; everything else is the permissive pass-through rule.
-    policy.write_text('rules:\n'
-                      '  - {name: signed, repositories: ["bench/signed*"], '
-                      'signatures: {keys: [cosign.pub]}}\n'
-                      '  - {name: all, repositories: ["**"]}\n')
+    policy.write_text(
+        "rules:\n"
+        '  - {name: signed, repositories: ["bench/signed*"], '
+        "signatures: {keys: [cosign.pub]}}\n"
+        '  - {name: all, repositories: ["**"]}\n'
+    )
     registry = start_registry(work / "registry")
     nginx = start_nginx(work, registry.host)
     gate = start_gatekeeper(
@@ -243,8 +248,9 @@ def run(
     return results
 
 
-def admission_latency(work: Path, registry: Process, gate: Process, images_count: int
-                      ) -> dict[str, object]:
+def admission_latency(
+    work: Path, registry: Process, gate: Process, images_count: int
+) -> dict[str, object]:
     """Cold (first pull, signature fetched and verified) and warm (cached) admission of a
     signed image, against an unsigned image under the pass-through rule: sequential
     requests, so these are latencies, not throughput."""
@@ -317,12 +323,18 @@ def report(results: dict[str, object]) -> None:
             )
     print("\nadmission latency, sequential GET by digest (ms)")
     print(f"{'signed, cold (p50)':>28} {num('signed_cold_p50_ms'):>8.2f}")
-    print(f"{'signed, warm (p50/p99)':>28} {num('signed_warm_p50_ms'):>8.2f} "
-          f"{num('signed_warm_p99_ms'):>8.2f}")
-    print(f"{'unsigned pass-through (p50/p99)':>28} {num('unsigned_p50_ms'):>8.2f} "
-          f"{num('unsigned_p99_ms'):>8.2f}")
-    print(f"{'warm - unsigned at p50':>28} "
-          f"{num('signed_warm_p50_ms') - num('unsigned_p50_ms'):>8.2f}  (target ≤ 2 ms)")
+    print(
+        f"{'signed, warm (p50/p99)':>28} {num('signed_warm_p50_ms'):>8.2f} "
+        f"{num('signed_warm_p99_ms'):>8.2f}"
+    )
+    print(
+        f"{'unsigned pass-through (p50/p99)':>28} {num('unsigned_p50_ms'):>8.2f} "
+        f"{num('unsigned_p99_ms'):>8.2f}"
+    )
+    print(
+        f"{'warm - unsigned at p50':>28} "
+        f"{num('signed_warm_p50_ms') - num('unsigned_p50_ms'):>8.2f}  (target ≤ 2 ms)"
+    )
     print(f"\ngatekeeper peak RSS: {num('gatekeeper_peak_rss_mib'):.0f} MiB")
 
 

@@ -142,6 +142,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_upstream_flags(evaluate)
     evaluate.add_argument("--json", action="store_true", help="print the decision as JSON")
 
+    verdicts = commands.add_parser("verdicts", help="vulnerability verdict tools")
+    verdict_commands = verdicts.add_subparsers(dest="verdicts_command", required=True)
+    show = verdict_commands.add_parser(
+        "show",
+        help="the verdict gatekeeper would use and why it passes or fails "
+        "(exit 0 passes, 1 refused, 2 error)",
+    )
+    show.add_argument("target", help="repo:tag, repo@sha256:… or sha256:…")
+    _add_upstream_flags(show)
+
     policy = commands.add_parser("policy", help="policy tools")
     policy_commands = policy.add_subparsers(dest="policy_command", required=True)
     check = policy_commands.add_parser("check", help="validate policy files")
@@ -161,6 +171,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _serve(args)
         if args.command == "evaluate":
             return _evaluate(args)
+        if args.command == "verdicts":
+            return _verdicts_show(args)
         if args.command == "policy":
             return _policy_check(args.paths)
     except GatekeeperError as exc:
@@ -216,6 +228,27 @@ def _evaluate(args: argparse.Namespace) -> int:
     admission = asyncio.run(evaluate.evaluate(settings, ref))
     print(evaluate.render(admission, args.json))
     return evaluate.exit_code(admission)
+
+
+def _verdicts_show(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from gatekeeper.scans.show_command import verdict_report
+
+    upstreams = args.upstream or _env_list("UPSTREAM", ",")
+    default, namespaces = parse_upstreams(upstreams, args.mirror) if upstreams else ("", ())
+    settings = Settings(
+        upstream=default,
+        policy_paths=tuple(args.policy or ()),
+        namespaces=namespaces,
+        credentials=args.upstream_credentials,
+        upstream_ca=args.upstream_ca,
+        verdicts=args.verdicts,
+        redis=args.redis,
+    )
+    report = asyncio.run(verdict_report(args.target, settings))
+    print(report.text, end="")
+    return 0 if report.passes else 1
 
 
 def _policy_check(paths: list[Path]) -> int:

@@ -41,12 +41,19 @@ async def evaluate(settings: Settings, ref: Reference) -> Admission:
     """Fetch ``ref`` with gatekeeper's own credentials and decide, as a pull would."""
     policies = PolicyStore(settings.policy_paths, load_policy, dry_run=settings.dry_run)
     async with AsyncExitStack() as stack:
-        deps = await build_deps(replace(settings, decision_log=Path(os.devnull)), policies,
-                                stack)
-        fetched = await fetch_manifest(deps.upstream, ref.repository, ref.reference,
-                                       settings.limits.manifest_bytes)
-        return await admit(deps, Action.PULL, ref.repository, ref.reference, fetched.digest,
-                           fetched.data, fetched.content_type)
+        deps = await build_deps(replace(settings, decision_log=Path(os.devnull)), policies, stack)
+        fetched = await fetch_manifest(
+            deps.upstream, ref.repository, ref.reference, settings.limits.manifest_bytes
+        )
+        return await admit(
+            deps,
+            Action.PULL,
+            ref.repository,
+            ref.reference,
+            fetched.digest,
+            fetched.data,
+            fetched.content_type,
+        )
 
 
 def render(admission: Admission, as_json: bool) -> str:

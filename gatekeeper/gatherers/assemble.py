@@ -19,8 +19,9 @@ from gatekeeper.server.evidence import Gatherers
 from gatekeeper.upstream.client import Upstream
 
 
-async def build_gatherers(settings: Settings, upstream: Upstream, stack: AsyncExitStack
-                          ) -> Gatherers:
+async def build_gatherers(
+    settings: Settings, upstream: Upstream, stack: AsyncExitStack
+) -> Gatherers:
     cache = VerdictCache(settings.redis)
     stack.push_async_callback(cache.close)
     directory = None
@@ -29,8 +30,12 @@ async def build_gatherers(settings: Settings, upstream: Upstream, stack: AsyncEx
         await stack.enter_async_context(directory)
     # The scanner pulls from the upstream itself, never through gatekeeper (which would
     # refuse the unscanned image), with gatekeeper's own credentials when it has any.
-    scanner = HarborScanner(upstream.session, cache, registry_url=upstream.base_url,
-                            registry_authorization=_basic(upstream))
+    scanner = HarborScanner(
+        upstream.session,
+        cache,
+        registry_url=upstream.base_url,
+        registry_authorization=_basic(upstream),
+    )
     stack.push_async_callback(scanner.close)
     return Gatherers(
         signatures=RegistrySignatures(upstream),

@@ -26,8 +26,11 @@ log = logging.getLogger("gatekeeper")
 def run(settings: Settings, *, access_log: bool = False) -> None:
     """Serve until SIGINT/SIGTERM."""
     policies = PolicyStore(settings.policy_paths, load_policy, dry_run=settings.dry_run)
-    tls = ServerTLS(settings.tls_cert, settings.tls_key) if settings.tls_cert and \
-        settings.tls_key else None
+    tls = (
+        ServerTLS(settings.tls_cert, settings.tls_key)
+        if settings.tls_cert and settings.tls_key
+        else None
+    )
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
@@ -56,8 +59,9 @@ async def build_deps(settings: Settings, policies: PolicyStore, stack: AsyncExit
     )
 
 
-async def _serve(settings: Settings, policies: PolicyStore, tls: ServerTLS | None,
-                 access_log: bool) -> None:
+async def _serve(
+    settings: Settings, policies: PolicyStore, tls: ServerTLS | None, access_log: bool
+) -> None:
     async with AsyncExitStack() as stack:
         deps = await build_deps(settings, policies, stack)
         runner = web.AppRunner(
@@ -66,16 +70,27 @@ async def _serve(settings: Settings, policies: PolicyStore, tls: ServerTLS | Non
             handle_signals=False,
         )
         await runner.setup()
-        site = web.TCPSite(runner, settings.listen_host, settings.listen_port, backlog=1024,
-                           ssl_context=tls.context if tls else None)
+        site = web.TCPSite(
+            runner,
+            settings.listen_host,
+            settings.listen_port,
+            backlog=1024,
+            ssl_context=tls.context if tls else None,
+        )
         await site.start()
         watchers = [asyncio.create_task(policies.watch(settings.policy_poll_interval))]
         if tls:
             watchers.append(asyncio.create_task(tls.watch(settings.tls_poll_interval)))
-        log.info("gatekeeper listening on %s://%s:%d → %s (%s%s, policy %s)",
-                 "https" if tls else "http", settings.listen_host, settings.listen_port,
-                 settings.upstream, "dry-run" if policies.current.forced_dry_run else "enforce",
-                 ", mirror" if settings.mirror else "", policies.current.fingerprint[:12])
+        log.info(
+            "gatekeeper listening on %s://%s:%d → %s (%s%s, policy %s)",
+            "https" if tls else "http",
+            settings.listen_host,
+            settings.listen_port,
+            settings.upstream,
+            "dry-run" if policies.current.forced_dry_run else "enforce",
+            ", mirror" if settings.mirror else "",
+            policies.current.fingerprint[:12],
+        )
         await _until_stopped(policies)
         log.info("shutting down: finishing requests in flight")
         for watcher in watchers:

@@ -21,12 +21,9 @@ import requests
 from tests.helpers import images
 from tests.helpers.harbor_adapter import HarborAdapter, vulnerability
 from tests.helpers.processes import Process, free_port, start_gatekeeper
+from tests.helpers.trivy_reports import ALPINE, DEBIAN, MANY, publish
 from tests.unit.scans.redis_server import RedisServer
 
-ASSETS = Path(__file__).resolve().parents[1] / "assets" / "trivy"
-DEBIAN = ASSETS / "debian-buster.json"  # CRITICAL CVE-2019-18224 (libidn2-0), LOW
-ALPINE = ASSETS / "alpine-310-registry.json"  # MEDIUM only
-MANY = ASSETS / "scheme_2_many_vulns.json"  # CRITICAL CVE-2019-12900, HIGH CVE-2020-28196
 ACCEPT = {"Accept": f"{images.OCI_MANIFEST}, {images.OCI_INDEX}"}
 
 POLICY = """
@@ -112,15 +109,6 @@ def seed(tmp_path: Path, registry: Process, repo: str) -> images.Image:
     img = images.image(f"scan {repo} {time.monotonic_ns()}")
     images.push_image(tmp_path, img, f"{registry.host}/{repo}:1.0.0")
     return img
-
-
-def publish(directory: Path, report: Path, digest: str) -> None:
-    """Drop ``report`` into the verdict directory, retargeted to ``digest``, atomically."""
-    doc = json.loads(report.read_bytes())
-    doc.setdefault("Metadata", {})["RepoDigests"] = [f"anything/else@{digest}"]
-    tmp = directory / f".{digest[7:19]}.tmp"
-    tmp.write_text(json.dumps(doc))
-    tmp.replace(directory / f"{digest[7:19]}.json")
 
 
 def pull(gate: Process, repo: str) -> requests.Response:
