@@ -300,7 +300,7 @@ def report(results: dict[str, object]) -> None:
         return float(value)
 
     print("\nmanifest GET by digest (wrk)")
-    print(f"{'':>22} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'× direct':>9}")
+    print(f"{'':>22} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'x direct':>9}")
     for connections in (16, 64):
         direct = results[f"manifest_c{connections}_direct"]
         assert isinstance(direct, dict)
@@ -318,8 +318,8 @@ def report(results: dict[str, object]) -> None:
         for name in ("direct", "nginx", "gatekeeper"):
             value = num(f"blob_{kind}_{name}_mib_s")
             print(
-                f"{name:>22} {value:>9.0f}  × direct {value / direct:.2f}  "
-                f"× nginx {value / nginx:.2f}"
+                f"{name:>22} {value:>9.0f}  x direct {value / direct:.2f}  "
+                f"x nginx {value / nginx:.2f}"
             )
     print("\nadmission latency, sequential GET by digest (ms)")
     print(f"{'signed, cold (p50)':>28} {num('signed_cold_p50_ms'):>8.2f}")

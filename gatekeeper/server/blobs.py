@@ -23,12 +23,15 @@ async def get_blob(
     policy = deps.policies.current
     digest = route.reference
     rule = policy.match(target.repository)
-    gated = request.method == "GET" and not (rule is not None and rule.admits_everything)
-    if gated and policy.mode_for(rule) is Mode.ENFORCE:
-        if not await deps.admissions.admitted(target.repository, digest, policy.fingerprint):
-            raise Denied(
-                f"gatekeeper: blob {digest} is not part of an image admitted in "
-                f"{target.repository} (fix: pull the image's manifest through gatekeeper first)",
-                {"rule": rule.name if rule else None, "digest": digest},
-            )
+    gated = (
+        request.method == "GET"
+        and not (rule is not None and rule.admits_everything)
+        and policy.mode_for(rule) is Mode.ENFORCE
+    )
+    if gated and not await deps.admissions.admitted(target.repository, digest, policy.fingerprint):
+        raise Denied(
+            f"gatekeeper: blob {digest} is not part of an image admitted in "
+            f"{target.repository} (fix: pull the image's manifest through gatekeeper first)",
+            {"rule": rule.name if rule else None, "digest": digest},
+        )
     return await relay(request, target, follow_redirects=True)

@@ -134,7 +134,7 @@ class Authenticator:
                         f"token endpoint {realm} answered {response.status} for scope {scope!r}"
                     )
                 body = await response.content.read(_MAX_TOKEN_BYTES)
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientError) as exc:
             raise Unavailable(f"token endpoint {realm} is unavailable: {exc}") from exc
         return _token_from(body, realm)
 

@@ -9,7 +9,6 @@ carries only what the client sent.
 
 from __future__ import annotations
 
-import asyncio
 import ssl
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -118,7 +117,7 @@ class Upstream:
                 max_redirects=5,
             ) as response:
                 yield response
-        except (aiohttp.ClientConnectionError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientConnectionError) as exc:
             raise Unavailable(
                 f"upstream registry {self.base_url} is unavailable: {describe(exc)}",
                 {"upstream": self.base_url},

@@ -28,7 +28,7 @@ _DOCKER_HUB_ALIASES = (
 @dataclass(frozen=True, slots=True)
 class Credential:
     username: str = ""
-    password: str = ""  # noqa: S105 - a field name, not a secret
+    password: str = ""
     identity_token: str = ""
 
     def __repr__(self) -> str:  # never print secrets

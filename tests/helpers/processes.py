@@ -141,7 +141,7 @@ def start_gatekeeper(
     url = f"{'https' if tls_ca else 'http'}://127.0.0.1:{port}"
     try:
         wait_http(f"{url}/healthz", proc, verify=str(tls_ca) if tls_ca else True)
-    except Exception:
+    except (RuntimeError, TimeoutError):
         proc.kill()
         raise RuntimeError(f"gatekeeper did not start:\n{log_path.read_text()}") from None
     return Process(proc, url, log_path)

@@ -22,8 +22,8 @@ from gatekeeper.trust.keys import load_public_key
 from gatekeeper.trust.material import TrustMaterial, trust_material
 from gatekeeper.trust.trusted_root import TrustedRoot, production_trusted_root
 from tests.helpers import cosign_sign
-from tests.unit.trust.conftest import GITHUB_IDENTITY, GITHUB_ISSUER, SIGSTORE
 from tests.helpers.fake_sigstore import SIGNED_AT, FakeSigstore
+from tests.unit.trust.conftest import GITHUB_IDENTITY, GITHUB_ISSUER, SIGSTORE
 
 DIGEST = "sha256:" + "ab" * 32
 OTHER = "sha256:" + "cd" * 32

@@ -18,8 +18,8 @@ from gatekeeper.trust.keys import load_public_key
 from gatekeeper.trust.material import TrustMaterial, trust_material
 from gatekeeper.trust.trusted_root import TrustedRoot
 from tests.helpers import cosign_sign
-from tests.unit.trust.conftest import COSIGN, REKOR_DIGEST, VALID_DIGEST, FixtureSignature
 from tests.helpers.fake_sigstore import SIGNED_AT, FakeSigstore
+from tests.unit.trust.conftest import COSIGN, REKOR_DIGEST, VALID_DIGEST, FixtureSignature
 
 # A `cosign sign --key` push recorded with cosign v1.13.1 -d (github.com/jeffhuang4704/
 # just-notes, cosign/cosign-traffic.md): config blob and manifest, with their digests.

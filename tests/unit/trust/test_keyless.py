@@ -22,6 +22,7 @@ from gatekeeper.trust.trusted_root import (
     production_trusted_root,
 )
 from tests.helpers import cosign_sign
+from tests.helpers.fake_sigstore import SIGNED_AT, FakeSigstore, Leaf, trusted_root_json
 from tests.unit.trust.conftest import (
     COSIGN,
     FULCIO_ISSUER,
@@ -29,7 +30,6 @@ from tests.unit.trust.conftest import (
     REKOR_DIGEST,
     FixtureSignature,
 )
-from tests.helpers.fake_sigstore import SIGNED_AT, FakeSigstore, Leaf, trusted_root_json
 
 MITR = KeylessIdentity(issuer=FULCIO_ISSUER, subject=FULCIO_SUBJECT)
 
