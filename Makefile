@@ -19,8 +19,8 @@ bench: deps venv
 	$(BIN)/python bench/run.py
 
 lint: venv
-	$(BIN)/ruff check gatekeeper tests bench demo
-	$(BIN)/ruff format --check gatekeeper tests bench demo
+	$(BIN)/ruff check gatekeeper tests bench demo certs
+	$(BIN)/ruff format --check gatekeeper tests bench demo certs
 
 typecheck: venv
 	$(BIN)/mypy --strict gatekeeper

@@ -121,6 +121,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="log every request to stderr (GATEKEEPER_ACCESS_LOG)",
     )
     serve.add_argument(
+        "--workers",
+        type=int,
+        default=int(_env("WORKERS", "1") or "1"),
+        help="worker processes sharing the listen port; > 1 needs --redis (GATEKEEPER_WORKERS)",
+    )
+    serve.add_argument(
         "--tls-cert",
         type=Path,
         default=_env_path("TLS_CERT"),
@@ -213,9 +219,11 @@ def _serve(args: argparse.Namespace) -> int:
         decision_log=args.decision_log,
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
+        workers=args.workers,
     )
-    run(settings, access_log=args.access_log)
-    return 0
+    if settings.workers < 1:
+        raise ConfigError("--workers must be at least 1")
+    return run(settings, access_log=args.access_log)
 
 
 def _evaluate(args: argparse.Namespace) -> int:

@@ -43,7 +43,8 @@ class Settings:
     upstream_ca: Path | None = None  # CA bundle for upstreams with a private CA
     tls_poll_interval: float = 5.0  # seconds between certificate change checks
     verdicts: Path | None = None  # directory of Trivy JSON reports
-    redis: str | None = None  # shared store for verdicts across replicas
+    redis: str | None = None  # shared store for admissions and verdicts across processes
+    workers: int = 1  # processes accepting on the listen port (SO_REUSEPORT)
 
 
 DOCKER_HUB = "https://registry-1.docker.io"

@@ -16,14 +16,14 @@ from gatekeeper.scans.directory import VerdictDirectory
 from gatekeeper.scans.gatherer import ScanVerdicts
 from gatekeeper.scans.harbor import HarborScanner
 from gatekeeper.server.evidence import Gatherers
+from gatekeeper.state.shared_redis import SharedRedis
 from gatekeeper.upstream.client import Upstream
 
 
 async def build_gatherers(
-    settings: Settings, upstream: Upstream, stack: AsyncExitStack
+    settings: Settings, upstream: Upstream, stack: AsyncExitStack, redis: SharedRedis | None
 ) -> Gatherers:
-    cache = VerdictCache(settings.redis)
-    stack.push_async_callback(cache.close)
+    cache = VerdictCache(shared=redis)
     directory = None
     if settings.verdicts is not None:
         directory = VerdictDirectory(settings.verdicts)

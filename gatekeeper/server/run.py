@@ -10,6 +10,7 @@ from contextlib import AsyncExitStack
 from aiohttp import web
 
 from gatekeeper.config import Settings
+from gatekeeper.errors import ConfigError
 from gatekeeper.gatherers.assemble import build_gatherers
 from gatekeeper.policy.loader import load_policy
 from gatekeeper.server.app import create_app
@@ -17,20 +18,40 @@ from gatekeeper.server.decision_log import DecisionLog
 from gatekeeper.server.deps import Deps
 from gatekeeper.server.policy_store import PolicyStore
 from gatekeeper.server.tls import ServerTLS
-from gatekeeper.state.admissions import MemoryAdmissionStore
+from gatekeeper.server.workers import supervise
+from gatekeeper.state.admissions import (
+    AdmissionStore,
+    MemoryAdmissionStore,
+    SharedAdmissionStore,
+)
+from gatekeeper.state.shared_redis import SharedRedis
 from gatekeeper.upstream.pool import build_upstreams
 
 log = logging.getLogger("gatekeeper")
 
 
-def run(settings: Settings, *, access_log: bool = False) -> None:
-    """Serve until SIGINT/SIGTERM."""
+def run(settings: Settings, *, access_log: bool = False) -> int:
+    """Serve until SIGINT/SIGTERM, with ``settings.workers`` processes."""
     policies = PolicyStore(settings.policy_paths, load_policy, dry_run=settings.dry_run)
     tls = (
         ServerTLS(settings.tls_cert, settings.tls_key)
         if settings.tls_cert and settings.tls_key
         else None
     )
+    if settings.workers == 1:
+        _run_one(settings, policies, tls, access_log)
+        return 0
+    if not settings.redis:
+        raise ConfigError(
+            "--workers > 1 needs --redis: a client's manifest and blob requests may reach "
+            "different workers, which must share admission records"
+        )
+    return supervise(settings.workers, lambda: _run_one(settings, policies, tls, access_log))
+
+
+def _run_one(
+    settings: Settings, policies: PolicyStore, tls: ServerTLS | None, access_log: bool
+) -> None:
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
@@ -48,13 +69,20 @@ async def build_deps(settings: Settings, policies: PolicyStore, stack: AsyncExit
     stack.push_async_callback(upstream.session.close)
     decisions = DecisionLog(settings.decision_log)
     stack.callback(decisions.close)
+    redis = SharedRedis(settings.redis) if settings.redis else None
+    admissions: AdmissionStore
+    if redis is not None:
+        stack.push_async_callback(redis.close)
+        admissions = SharedAdmissionStore(redis, limits.admission_ttl, limits.admission_entries)
+    else:
+        admissions = MemoryAdmissionStore(limits.admission_ttl, limits.admission_entries)
     return Deps(
         settings=settings,
         upstream=upstream,
         policies=policies,
-        admissions=MemoryAdmissionStore(limits.admission_ttl, limits.admission_entries),
+        admissions=admissions,
         decisions=decisions,
-        gatherers=await build_gatherers(settings, upstream, stack),
+        gatherers=await build_gatherers(settings, upstream, stack, redis),
         namespaces=namespaces,
     )
 
@@ -76,6 +104,7 @@ async def _serve(
             settings.listen_port,
             backlog=1024,
             ssl_context=tls.context if tls else None,
+            reuse_port=settings.workers > 1,
         )
         await site.start()
         watchers = [asyncio.create_task(policies.watch(settings.policy_poll_interval))]

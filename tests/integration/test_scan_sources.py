@@ -22,7 +22,7 @@ from tests.helpers import images
 from tests.helpers.harbor_adapter import HarborAdapter, vulnerability
 from tests.helpers.processes import Process, free_port, start_gatekeeper
 from tests.helpers.trivy_reports import ALPINE, DEBIAN, MANY, publish
-from tests.unit.scans.redis_server import RedisServer
+from tests.helpers.redis_server import RedisServer
 
 ACCEPT = {"Accept": f"{images.OCI_MANIFEST}, {images.OCI_INDEX}"}
 

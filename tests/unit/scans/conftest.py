@@ -15,7 +15,7 @@ from gatekeeper.oci.digest import sha256_digest
 from gatekeeper.oci.manifest import parse_manifest
 from gatekeeper.server.evidence import Subject
 from tests.helpers.processes import free_port
-from tests.unit.scans.redis_server import RedisServer
+from tests.helpers.redis_server import RedisServer
 
 TRIVY = Path(__file__).resolve().parents[2] / "assets" / "trivy"
 ALPINE = TRIVY / "alpine-310-registry.json"  # 4 MEDIUM, CreatedAt, RepoDigests
