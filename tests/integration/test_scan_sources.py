@@ -21,8 +21,8 @@ import requests
 from tests.helpers import images
 from tests.helpers.harbor_adapter import HarborAdapter, vulnerability
 from tests.helpers.processes import Process, free_port, start_gatekeeper
-from tests.helpers.trivy_reports import ALPINE, DEBIAN, MANY, publish
 from tests.helpers.redis_server import RedisServer
+from tests.helpers.trivy_reports import ALPINE, DEBIAN, MANY, publish
 
 ACCEPT = {"Accept": f"{images.OCI_MANIFEST}, {images.OCI_INDEX}"}
 

@@ -13,8 +13,8 @@ from gatekeeper.errors import ConfigError
 from gatekeeper.policy.evidence import Finding, ScanVerdict
 from gatekeeper.scans.cache import KEY_PREFIX, CacheLimits, VerdictCache
 from gatekeeper.scans.codec import VerdictDecodeError, decode_verdict, encode_verdict
-from tests.unit.scans.conftest import digest_for
 from tests.helpers.redis_server import RedisServer
+from tests.unit.scans.conftest import digest_for
 
 
 def verdict(label: str, *findings: Finding, created: datetime | None = None) -> ScanVerdict:
