@@ -10,15 +10,21 @@ import shutil
 import sys
 import tempfile
 import textwrap
+import time
 from pathlib import Path
 
+from typing import Any
+
 import requests
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.helpers import images  # noqa: E402
+from tests.helpers import images, signing  # noqa: E402
 from tests.helpers.processes import Process, start_gatekeeper, start_registry  # noqa: E402
+from tests.helpers.trivy_reports import ALPINE, DEBIAN, publish  # noqa: E402
 
 POLICY = r"""
 mode: enforce
@@ -28,6 +34,13 @@ rules:
     tags:
       deny: ["latest"]
       allow: ['^v?[0-9]+\.[0-9]+\.[0-9]+$']
+    signatures:
+      keys: ["cosign.pub"]
+    scan:
+      deny_severities: [CRITICAL]
+      require_verdict: true
+    image:
+      user: non-root
   - name: official
     repositories: ["library/*"]
     tags:
@@ -80,68 +93,135 @@ def push(work: Path, gate: Process, img: images.Image, ref: str) -> None:
 
 def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="gatekeeper-demo-"))
+    key = ec.generate_private_key(ec.SECP256R1())
+    (work / "cosign.pub").write_bytes(
+        key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
     policy = work / "policy.yaml"
     policy.write_text(POLICY)
+    reports = work / "reports"
+    reports.mkdir()
     step(f"starting a CNCF distribution registry and gatekeeper (work dir {work})")
     registry = start_registry(work / "registry")
     gate = start_gatekeeper(
-        work, registry.url, policy, "--decision-log", str(work / "decisions.jsonl")
+        work,
+        registry.url,
+        policy,
+        "--decision-log",
+        str(work / "decisions.jsonl"),
+        "--verdicts",
+        str(reports),
     )
     dry = start_gatekeeper(
-        work, registry.url, policy, "--dry-run", "--decision-log", str(work / "dry-decisions.jsonl")
+        work,
+        registry.url,
+        policy,
+        "--dry-run",
+        "--decision-log",
+        str(work / "dry-decisions.jsonl"),
+        "--verdicts",
+        str(reports),
     )
     print(
         f"  registry   {registry.url}\n  gatekeeper {gate.url}  (enforce)\n"
-        f"  gatekeeper {dry.url}  (dry-run)\n  policy:"
+        f"  gatekeeper {dry.url}  (dry-run)\n  Trivy reports in {reports}\n  policy:"
     )
     print(textwrap.indent(POLICY.strip(), "    "))
     try:
-        app = images.image("demo-app")
-        other = images.image("demo-latest")
-        step("pushing through gatekeeper")
-        push(work, gate, app, "team/app:1.2.3")
-        push(work, gate, other, "team/app:latest")
-        step("someone pushed team/app:latest straight to the registry, behind the gate")
-        images.push_image(work, other, f"{registry.host}/team/app:latest")
-        print("  (pushed directly)")
-        step("pulling through gatekeeper")
-        pull(gate, "team/app:1.2.3")
-        pull(gate, f"team/app@{app.digest}")
-        pull(gate, "team/app:latest")
-        pull(gate, "tools/unknown:1.0.0")
-        step("a blob of the refused image cannot be fetched by digest either")
-        blob = requests.get(f"{gate.url}/v2/team/app/blobs/{other.layers[0].digest}", timeout=10)
-        show(
-            blob.ok,
-            f"GET /v2/team/app/blobs/{other.layers[0].digest[:19]}…",
-            blob.json()["errors"][0]["message"] if not blob.ok else "",
-        )
-        step("the same pull through gatekeeper in dry-run: let through, with a warning")
-        response = requests.get(
-            f"{dry.url}/v2/team/app/manifests/latest",
-            headers={"Accept": images.OCI_MANIFEST},
-            timeout=10,
-        )
-        show(
-            response.ok,
-            "GET /v2/team/app/manifests/latest",
-            f"Warning: {response.headers.get('Warning', '(none)')}",
-        )
-        step("decision log (one JSON line per decision)")
-        for name in ("decisions.jsonl", "dry-decisions.jsonl"):
-            for line in (work / name).read_text().splitlines():
-                entry = json.loads(line)
-                print(
-                    f"  {entry['outcome']:>10}  {entry['action']:<4} {entry['repository']}:"
-                    f"{entry['reference'][:19]}  rule={entry['rule']}  "
-                    f"{'; '.join(entry['reasons'])[:90]}"
-                )
+        run_demo(work, registry, gate, dry, key, reports)
     finally:
         for process in (dry, gate, registry):
             process.stop()
         shutil.rmtree(work, ignore_errors=True)
     print(f"\n{BOLD}demo finished{END}: everything ran on loopback and has been stopped.")
     return 0
+
+
+def publish_image(
+    work: Path,
+    registry: Process,
+    repo: str,
+    tag: str,
+    key: Any,
+    reports: Path,
+    *,
+    signed: bool = True,
+    report: Path = ALPINE,
+    user: str = "1000",
+) -> images.Image:
+    """What a release pipeline does: push, sign, scan (Trivy report into the directory)."""
+    img = images.image(f"demo {repo}", config={"User": user})
+    images.push_image(work, img, f"{registry.host}/{repo}:{tag}")
+    if signed:
+        signing.sign_and_push(registry.url, registry.host, repo, img.digest, key)
+    publish(reports, report, img.digest)
+    return img
+
+
+def run_demo(
+    work: Path, registry: Process, gate: Process, dry: Process, key: Any, reports: Path
+) -> None:
+    step("release pipeline: push, sign with cosign's format, drop the Trivy report")
+    app = publish_image(work, registry, "team/app", "1.2.3", key, reports)
+    publish_image(work, registry, "team/unsigned", "1.0.0", key, reports, signed=False)
+    publish_image(work, registry, "team/vulnerable", "1.0.0", key, reports, report=DEBIAN)
+    publish_image(work, registry, "team/rootful", "1.0.0", key, reports, user="root")
+    publish_image(work, registry, "tools/thing", "1.0.0", key, reports)
+    print("  team/app:1.2.3        signed, only MEDIUM findings, runs as uid 1000")
+    print("  team/unsigned:1.0.0   not signed")
+    print("  team/vulnerable:1.0.0 signed, CRITICAL CVE-2019-18224 in its Trivy report")
+    print("  team/rootful:1.0.0    signed, clean, but runs as root")
+    print("  tools/thing:1.0.0     in no team's repositories")
+    time.sleep(2.5)  # gatekeeper rescans the report directory every second
+
+    step("pulling through gatekeeper")
+    pull(gate, "team/app:1.2.3")
+    pull(gate, f"team/app@{app.digest}")
+    pull(gate, "team/unsigned:1.0.0")
+    pull(gate, "team/vulnerable:1.0.0")
+    pull(gate, "team/rootful:1.0.0")
+    pull(gate, "tools/thing:1.0.0")
+
+    step("pushing through gatekeeper: tag rules apply to pushes")
+    push(work, gate, images.image("demo-push-ok"), "team/app:1.3.0")
+    latest = images.image("demo-latest")
+    push(work, gate, latest, "team/app:latest")
+
+    step("someone pushed team/app:latest straight to the registry, behind the gate")
+    images.push_image(work, latest, f"{registry.host}/team/app:latest")
+    pull(gate, "team/app:latest")
+    blob = requests.get(f"{gate.url}/v2/team/app/blobs/{latest.layers[0].digest}", timeout=10)
+    show(
+        blob.ok,
+        f"GET /v2/team/app/blobs/{latest.layers[0].digest[:19]}…  (its layer)",
+        blob.json()["errors"][0]["message"] if not blob.ok else "",
+    )
+
+    step("the same pulls through gatekeeper in dry-run: let through, with a warning")
+    for repo, ref in (("team/app", "latest"), ("team/vulnerable", "1.0.0")):
+        response = requests.get(
+            f"{dry.url}/v2/{repo}/manifests/{ref}",
+            headers={"Accept": images.OCI_MANIFEST},
+            timeout=10,
+        )
+        show(
+            response.ok,
+            f"GET /v2/{repo}/manifests/{ref}",
+            f"Warning: {response.headers.get('Warning', '(none)')}",
+        )
+
+    step("decision log (one JSON line per decision)")
+    for name in ("decisions.jsonl", "dry-decisions.jsonl"):
+        for line in (work / name).read_text().splitlines():
+            entry = json.loads(line)
+            sep = "@" if ":" in entry["reference"] else ":"
+            print(
+                f"  {entry['outcome']:>10}  {entry['action']:<4} {entry['repository']}{sep}"
+                f"{entry['reference'][:19]}  rule={entry['rule']}  "
+                f"{'; '.join(entry['reasons'])[:80]}"
+            )
 
 
 if __name__ == "__main__":

@@ -38,6 +38,8 @@ def warning_headers(decision: Decision) -> list[str]:
     if decision.outcome is Outcome.ALLOW or decision.refused:
         return []
     text = "; ".join(decision.reasons) or "refused by policy"
+    # Header values are Latin-1 on the wire; keep them plain ASCII (→ is common in reasons).
+    text = text.replace("→", "->").encode("ascii", "replace").decode()
     text = text.replace("\\", "\\\\").replace('"', '\\"')[:_WARNING_LIMIT]
     rule = decision.rule or "no matching rule"
     return [f'299 - "gatekeeper: would deny: {rule}: {text}"']
