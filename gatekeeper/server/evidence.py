@@ -31,7 +31,9 @@ class Subject:
 
 
 SignatureGatherer = Callable[[Subject, SignaturePolicy], Awaitable[SignatureEvidence]]
-ScanGatherer = Callable[[Subject, ScanPolicy], Awaitable[ScanEvidence]]
+# The rule's signature policy (None without one) rides along: signed vulnerability
+# attestations count only when signed by the signers the rule trusts.
+ScanGatherer = Callable[[Subject, ScanPolicy, SignaturePolicy | None], Awaitable[ScanEvidence]]
 ImageGatherer = Callable[[Subject, ImagePolicy], Awaitable[ImageFacts]]
 
 
@@ -51,7 +53,7 @@ async def gather(rule: Rule, subject: Subject, gatherers: Gatherers) -> Evidence
     if EvidenceKind.SIGNATURES in needs and gatherers.signatures and rule.signatures:
         jobs[EvidenceKind.SIGNATURES] = gatherers.signatures(subject, rule.signatures)
     if EvidenceKind.SCAN in needs and gatherers.scan and rule.scan:
-        jobs[EvidenceKind.SCAN] = gatherers.scan(subject, rule.scan)
+        jobs[EvidenceKind.SCAN] = gatherers.scan(subject, rule.scan, rule.signatures)
     if EvidenceKind.IMAGE in needs and gatherers.image and rule.image:
         jobs[EvidenceKind.IMAGE] = gatherers.image(subject, rule.image)
     if not jobs:

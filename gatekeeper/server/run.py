@@ -13,6 +13,7 @@ from gatekeeper.config import Settings
 from gatekeeper.errors import ConfigError
 from gatekeeper.gatherers.assemble import build_gatherers
 from gatekeeper.policy.loader import load_policy
+from gatekeeper.server import logs
 from gatekeeper.server.app import create_app
 from gatekeeper.server.decision_log import DecisionLog
 from gatekeeper.server.deps import Deps
@@ -32,6 +33,7 @@ log = logging.getLogger("gatekeeper")
 
 def run(settings: Settings, *, access_log: bool = False) -> int:
     """Serve until SIGINT/SIGTERM, with ``settings.workers`` processes."""
+    logs.install()
     policies = PolicyStore(settings.policy_paths, load_policy, dry_run=settings.dry_run)
     tls = (
         ServerTLS(settings.tls_cert, settings.tls_key)
