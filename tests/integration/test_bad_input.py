@@ -112,7 +112,7 @@ def test_wrong_digest_from_upstream_is_refused(tmp_path: Path) -> None:
     img = images.image("liar")
 
     class Liar(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        def do_GET(self) -> None:
             body = b"{}" if self.path == "/v2/" else img.manifest.data
             self.send_response(200)
             self.send_header("Content-Type", images.OCI_MANIFEST)
