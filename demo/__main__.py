@@ -12,7 +12,6 @@ import tempfile
 import textwrap
 import time
 from pathlib import Path
-
 from typing import Any
 
 import requests
