@@ -13,9 +13,17 @@ _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
 async def relay(
-    request: web.Request, target: Target, *, follow_redirects: bool = False
+    request: web.Request,
+    target: Target,
+    *,
+    follow_redirects: bool = False,
+    blob_digest: str | None = None,
 ) -> web.StreamResponse:
-    """Forward ``request`` as is and stream the answer back."""
+    """Forward ``request`` as is and stream the answer back.
+
+    ``blob_digest``: the blob asked for; when the body came from a redirect target (blob
+    storage rarely sends ``Docker-Content-Digest``), the header is added as the spec wants.
+    """
     headers = request_headers(request.headers.items())
     data = request.content if request.method in _BODY_METHODS and request.body_exists else None
     upstream = target.upstream
@@ -27,4 +35,11 @@ async def relay(
         follow_redirects=follow_redirects,
         own=target.own,
     ) as response:
-        return await stream_response(request, response, upstream.origin)
+        extra = []
+        if (
+            blob_digest
+            and response.status == 200
+            and "Docker-Content-Digest" not in response.headers
+        ):
+            extra.append(("Docker-Content-Digest", blob_digest))
+        return await stream_response(request, response, upstream.origin, extra)
