@@ -10,6 +10,8 @@ import base64
 from contextlib import AsyncExitStack
 
 from gatekeeper.config import Settings
+from gatekeeper.gatherers.attestations import RegistryAttestations
+from gatekeeper.gatherers.image_config import ImageConfigs
 from gatekeeper.gatherers.signatures import RegistrySignatures
 from gatekeeper.scans.cache import VerdictCache
 from gatekeeper.scans.directory import VerdictDirectory
@@ -39,7 +41,13 @@ async def build_gatherers(
     stack.push_async_callback(scanner.close)
     return Gatherers(
         signatures=RegistrySignatures(upstream),
-        scan=ScanVerdicts(cache, directory=directory, scanner=scanner),
+        image=ImageConfigs(upstream),
+        scan=ScanVerdicts(
+            cache,
+            directory=directory,
+            scanner=scanner,
+            sources=[RegistryAttestations(upstream)],
+        ),
     )
 
 

@@ -49,33 +49,34 @@ class ImageConfigs:
         return facts
 
     async def _gather(self, subject: Subject) -> ImageFacts:
+        upstream, repository = subject.source(self._upstream)
         if not subject.manifest.is_index:
-            return await self._image(subject.repository, subject.manifest)
+            return await self._image(upstream, repository, subject.manifest)
         children = [d for d in subject.manifest.manifests if not _is_attestation(d)]
         if len(children) > self._limits.max_platforms:
             raise ManifestInvalid(
                 f"index lists {len(children)} platforms, more than the "
                 f"{self._limits.max_platforms} gatekeeper checks"
             )
-        platforms = await asyncio.gather(*(self._child(subject.repository, d) for d in children))
+        platforms = await asyncio.gather(*(self._child(upstream, repository, d) for d in children))
         return merge_platforms(platforms)
 
-    async def _child(self, repository: str, child: Descriptor) -> ImageFacts:
+    async def _child(self, upstream: Upstream, repository: str, child: Descriptor) -> ImageFacts:
         fetched = await fetch_optional_manifest(
-            self._upstream, repository, child.digest, self._limits.manifest_bytes
+            upstream, repository, child.digest, self._limits.manifest_bytes
         )
         if fetched is None:
             raise GatekeeperError(f"platform manifest {child.digest} is missing upstream")
         manifest = parse_manifest(fetched.data, fetched.content_type)
         if manifest.is_index:
             raise ManifestInvalid(f"nested index {child.digest} is not checked")
-        return await self._image(repository, manifest)
+        return await self._image(upstream, repository, manifest)
 
-    async def _image(self, repository: str, manifest: Manifest) -> ImageFacts:
+    async def _image(self, upstream: Upstream, repository: str, manifest: Manifest) -> ImageFacts:
         if manifest.config is None:
             raise ManifestInvalid("image manifest has no config")
         data = await fetch_blob(
-            self._upstream, repository, manifest.config.digest, self._limits.config_bytes
+            upstream, repository, manifest.config.digest, self._limits.config_bytes
         )
         return parse_image_config(data, manifest)
 

@@ -17,6 +17,7 @@ from gatekeeper.policy.evidence import AdmissionRequest, Evidence
 from gatekeeper.policy.model import Action, Outcome, Policy, Rule
 from gatekeeper.server.deps import Deps
 from gatekeeper.server.evidence import Subject, gather
+from gatekeeper.upstream.client import Upstream
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +38,7 @@ async def admit(
     content_type: str | None,
     *,
     current_tag_digest: str | None = None,
+    source: tuple[Upstream, str] | None = None,
 ) -> Admission:
     """Decide on one manifest. Any error while deciding becomes a deny decision."""
     policy = deps.policies.current
@@ -68,7 +70,9 @@ async def admit(
         return Admission(request, _inherited(policy, rule), manifest, policy)
     evidence = Evidence()
     if rule is not None and action is Action.PULL and request.subject is None:
-        evidence = await gather(rule, Subject(repository, digest, manifest, body), deps.gatherers)
+        upstream, name = source or (deps.upstream, repository)
+        subject = Subject(repository, digest, manifest, body, upstream, name)
+        evidence = await gather(rule, subject, deps.gatherers)
     return Admission(request, decide(policy, request, evidence), manifest, policy)
 
 

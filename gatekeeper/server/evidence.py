@@ -16,18 +16,30 @@ from gatekeeper.errors import GatekeeperError
 from gatekeeper.oci.manifest import Manifest
 from gatekeeper.policy.evidence import Evidence, ImageFacts, ScanEvidence, SignatureEvidence
 from gatekeeper.policy.model import EvidenceKind, ImagePolicy, Rule, ScanPolicy, SignaturePolicy
+from gatekeeper.upstream.client import Upstream
 
 log = logging.getLogger("gatekeeper.evidence")
 
 
 @dataclass(frozen=True, slots=True)
 class Subject:
-    """The manifest being admitted, exactly as gatekeeper read it."""
+    """The manifest being admitted, exactly as gatekeeper read it, and where it lives.
+
+    ``repository`` is the name policy sees (namespace-qualified in mirror mode);
+    ``upstream``/``upstream_name`` say where to read its artifacts (None/"": the gatherer's
+    default upstream, same name).
+    """
 
     repository: str
     digest: str
     manifest: Manifest
     raw: bytes
+    upstream: Upstream | None = None
+    upstream_name: str = ""
+
+    def source(self, default: Upstream) -> tuple[Upstream, str]:
+        """The upstream and repository name to read this image's artifacts from."""
+        return self.upstream or default, self.upstream_name or self.repository
 
 
 SignatureGatherer = Callable[[Subject, SignaturePolicy], Awaitable[SignatureEvidence]]

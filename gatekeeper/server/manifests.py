@@ -46,7 +46,14 @@ async def pull(
         claimed = response.headers.get("Docker-Content-Digest")
     digest = _checked_digest(body, route, claimed)
     admission = await admit(
-        deps, Action.PULL, target.repository, route.reference, digest, body, content_type
+        deps,
+        Action.PULL,
+        target.repository,
+        route.reference,
+        digest,
+        body,
+        content_type,
+        source=(target.upstream, route.name),
     )
     warnings = _conclude(request, deps, admission, started)
     await record(deps, admission)

@@ -1,10 +1,19 @@
-"""Signature evidence, verified offline: cosign legacy ``.sig`` layers and Sigstore bundles.
+"""Signature evidence, verified offline: cosign legacy ``.sig`` layers and Sigstore bundles,
+and signed attestations (cosign ``.att`` layers, attestation bundles).
 
 Pure of network I/O: functions take bytes already fetched from the registry plus trust
 material loaded with the policy, and return signers or reasons. Entry points:
-:func:`load_trust_material` (at policy load) and :func:`evaluate_signatures` (per image).
+:func:`load_trust_material` (at policy load), :func:`evaluate_signatures` and
+:func:`evaluate_attestations` (per image).
 """
 
+from gatekeeper.trust.attestations import (
+    DSSE_MEDIA_TYPE,
+    AttestationEvidence,
+    VerifiedStatement,
+    evaluate_attestations,
+    verify_attestation,
+)
 from gatekeeper.trust.bundles import BUNDLE_MEDIA_TYPES, verify_bundle
 from gatekeeper.trust.cosign_legacy import SIMPLE_SIGNING_MEDIA_TYPE, verify_legacy_signature
 from gatekeeper.trust.errors import SignatureRejected, TrustError
@@ -20,7 +29,9 @@ from gatekeeper.trust.verify import (
 __all__ = [
     "BUNDLE_MEDIA_TYPES",
     "DEFAULT_LIMITS",
+    "DSSE_MEDIA_TYPE",
     "SIMPLE_SIGNING_MEDIA_TYPE",
+    "AttestationEvidence",
     "BundleSignature",
     "Candidate",
     "LegacySignature",
@@ -28,8 +39,11 @@ __all__ = [
     "TrustError",
     "TrustLimits",
     "TrustMaterial",
+    "VerifiedStatement",
+    "evaluate_attestations",
     "evaluate_signatures",
     "load_trust_material",
+    "verify_attestation",
     "verify_bundle",
     "verify_legacy_signature",
 ]

@@ -15,7 +15,8 @@ attaches the bundle as an OCI referrer (artifactType
 * ``messageSignature`` bundles sign a blob's digest, not a statement about an image: refused.
 
 The statement is parsed here, not by sigstore's ``dsse.Statement``: real cosign v3 subjects
-have no ``name``, which that model requires.
+have no ``name``, which that model requires. :func:`open_bundle` and :func:`check_statement`
+with another predicate type serve attestation bundles too (:mod:`gatekeeper.trust.attestations`).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from gatekeeper.trust.keys import TrustedKey
 from gatekeeper.trust.limits import DEFAULT_LIMITS, TrustLimits
 from gatekeeper.trust.material import TrustMaterial
 from gatekeeper.trust.rekor import (
-    check_entry_matches,
+    check_dsse_entry,
     parse_bundle_entry,
     parse_entry_body,
     verify_set,
@@ -64,6 +65,18 @@ def verify_bundle(
     limits: TrustLimits = DEFAULT_LIMITS,
 ) -> str:
     """Return the signer (``key <id>`` or ``<issuer> <subject>``) or raise SignatureRejected."""
+    signer, payload_type, payload = open_bundle(bundle, policy, material, limits)
+    check_statement(payload_type, payload, image_digest, limits)
+    return signer
+
+
+def open_bundle(
+    bundle: bytes, policy: SignaturePolicy, material: TrustMaterial, limits: TrustLimits
+) -> tuple[str, str, bytes]:
+    """Verify a DSSE bundle's signature and log entry: (signer, payload type, payload).
+
+    The payload is not interpreted here; :func:`check_statement` reads it.
+    """
     if not bundle:  # what a gatherer passes for a bundle it declined to download
         raise SignatureRejected(
             f"bundle is empty (not fetched, or larger than {limits.max_bundle_bytes} bytes)"
@@ -87,8 +100,7 @@ def verify_bundle(
         signer, payload_type, payload = _verify_keyless(bundle, policy, material)
     else:
         raise SignatureRejected("bundle has neither a public key hint nor a certificate")
-    check_statement(payload_type, payload, image_digest, limits)
-    return signer
+    return signer, payload_type, payload
 
 
 def dsse_pae(payload_type: str, payload: bytes) -> bytes:
@@ -98,18 +110,29 @@ def dsse_pae(payload_type: str, payload: bytes) -> bytes:
 
 
 def check_statement(
-    payload_type: str, payload: bytes, image_digest: str, limits: TrustLimits
-) -> None:
-    """The payload is a cosign sign statement with a subject digest equal to the image's."""
+    payload_type: str,
+    payload: bytes,
+    image_digest: str,
+    limits: TrustLimits,
+    predicate_type: str = COSIGN_SIGN_PREDICATE,
+) -> dict[str, Any]:
+    """The payload is an in-toto statement of ``predicate_type`` about ``image_digest``.
+
+    Returns the parsed statement. The default predicate is cosign's image signature; an
+    attestation names its own.
+    """
     if payload_type != IN_TOTO_PAYLOAD_TYPE:
         raise SignatureRejected(f"DSSE payload type {payload_type[:80]!r} is not in-toto")
     statement = json_object(payload, "in-toto statement", limits.max_payload_bytes)
     if statement.get("_type") not in STATEMENT_TYPES:
         raise SignatureRejected("DSSE payload is not an in-toto statement")
     predicate = member(statement, "predicateType", str, "in-toto statement")
-    if predicate != COSIGN_SIGN_PREDICATE:
+    signing = predicate_type == COSIGN_SIGN_PREDICATE
+    if predicate != predicate_type:
         raise SignatureRejected(
             f"bundle is a {predicate[:80]!r} attestation, not a cosign image signature"
+            if signing
+            else f"attestation predicate is {predicate[:80]!r}, not {predicate_type!r}"
         )
     subjects = member(statement, "subject", list, "in-toto statement")
     if len(subjects) > limits.max_subjects:
@@ -118,7 +141,9 @@ def check_statement(
     named = [_subject_digest(subject, algorithm) for subject in subjects]
     if hex_digest not in named:
         shown = ", ".join(f"{algorithm}:{value}" for value in named[:3] if value) or "nothing"
-        raise SignatureRejected(f"signature is for {shown[:200]} not {image_digest}")
+        what = "signature" if signing else "attestation"
+        raise SignatureRejected(f"{what} is for {shown[:200]} not {image_digest}")
+    return statement
 
 
 def _subject_digest(subject: Any, algorithm: str) -> str | None:
@@ -193,7 +218,10 @@ def _check_keyed_log(
         return
     for entry in entries:  # every SET present must hold: a forged one is an attack
         verify_set(entry, material.root)
-        claims = parse_entry_body(entry, limits)
-        if claims.kind != "dsse":
-            raise SignatureRejected(f"Rekor {claims.kind} entry does not describe a DSSE envelope")
-        check_entry_matches(claims, payload=payload, signature=signature, verifier=key.der)
+        check_dsse_entry(
+            parse_entry_body(entry, limits),
+            envelope=None,
+            payload=payload,
+            signature=signature,
+            verifier=key.der,
+        )

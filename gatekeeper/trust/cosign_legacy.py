@@ -82,24 +82,27 @@ def verify_legacy_signature(
     if CERTIFICATE_ANNOTATION in annotations and policy.keyless:
         return _verify_keyless(annotations, payload, signature, entry, policy, material, limits)
     raise SignatureRejected(
-        _untrusted_reason(CERTIFICATE_ANNOTATION in annotations, policy, material)
+        untrusted_reason(CERTIFICATE_ANNOTATION in annotations, policy, material)
     )
 
 
 def check_layer(layer: Descriptor, payload: bytes, limits: TrustLimits) -> None:
     """The blob is a simple-signing payload of bounded size that matches its descriptor."""
-    if layer.media_type != SIMPLE_SIGNING_MEDIA_TYPE:
-        raise SignatureRejected(f"layer media type {layer.media_type[:80]!r} is not a signature")
+    check_blob(layer, payload, SIMPLE_SIGNING_MEDIA_TYPE, "a signature", limits.max_payload_bytes)
+
+
+def check_blob(layer: Descriptor, blob: bytes, media_type: str, kind: str, max_bytes: int) -> None:
+    """The layer has ``media_type`` (``kind`` names it) and ``blob`` is its bounded content."""
+    if layer.media_type != media_type:
+        raise SignatureRejected(f"layer media type {layer.media_type[:80]!r} is not {kind}")
     # The descriptor's size first: a gatherer may skip downloading a blob that claims to be
     # too large, and the refusal should say so rather than report a size mismatch.
-    if max(layer.size, len(payload)) > limits.max_payload_bytes:
-        raise SignatureRejected(f"payload is larger than {limits.max_payload_bytes} bytes")
-    if len(payload) != layer.size:
-        raise SignatureRejected(
-            f"payload is {len(payload)} bytes, its descriptor says {layer.size}"
-        )
+    if max(layer.size, len(blob)) > max_bytes:
+        raise SignatureRejected(f"payload is larger than {max_bytes} bytes")
+    if len(blob) != layer.size:
+        raise SignatureRejected(f"payload is {len(blob)} bytes, its descriptor says {layer.size}")
     try:
-        matched = matches(layer.digest, payload)
+        matched = matches(layer.digest, blob)
     except (DigestInvalid, ValueError) as exc:
         raise SignatureRejected(f"layer digest {layer.digest[:80]!r} is invalid") from exc
     if not matched:
@@ -125,9 +128,10 @@ def _trusted_key(
     return next((key for key in keys if key.verify(signature, payload)), None)
 
 
-def _untrusted_reason(
+def untrusted_reason(
     has_certificate: bool, policy: SignaturePolicy, material: TrustMaterial
 ) -> str:
+    """Why no trusted key or identity made a signature, for the refusal."""
     if not has_certificate and not material.keys:
         return "signature has no certificate, and the policy names no keys"
     if has_certificate and not policy.keyless:
@@ -191,6 +195,29 @@ def _verify_keyless(
     material: TrustMaterial,
     limits: TrustLimits,
 ) -> str:
+    signer, cert_key, cert_der, entry = verify_certificate(
+        annotations, entry, policy, material, limits
+    )
+    if not cert_key.verify(signature, payload):
+        raise SignatureRejected("signature does not verify with the certificate's key")
+    _check_entry(entry, payload, signature, cert_der, limits)
+    return signer
+
+
+def verify_certificate(
+    annotations: dict[str, str],
+    entry: LogEntry | None,
+    policy: SignaturePolicy,
+    material: TrustMaterial,
+    limits: TrustLimits,
+) -> tuple[str, TrustedKey, bytes, LogEntry]:
+    """A keyless layer's certificate, checked at its Rekor entry's time.
+
+    Verifies the SET, chains the ``certificate`` annotation (helped by ``chain``) to a Fulcio
+    CA valid at integratedTime, checks the embedded SCT and the policy's identities. Returns
+    the signer, the certificate's key and DER, and the entry; the caller checks that the key
+    made its signature and that the entry names it.
+    """
     if entry is None:
         raise SignatureRejected(
             "keyless signature has no Rekor SET, so its certificate cannot be checked "
@@ -209,7 +236,4 @@ def _verify_keyless(
         cert_key = key_from_object(leaf.public_key(), "certificate key")
     except (TrustError, ValueError) as exc:
         raise SignatureRejected(str(exc)) from exc
-    if not cert_key.verify(signature, payload):
-        raise SignatureRejected("signature does not verify with the certificate's key")
-    _check_entry(entry, payload, signature, certificate_der(leaf), limits)
-    return signer
+    return signer, cert_key, certificate_der(leaf), entry

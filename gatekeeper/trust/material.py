@@ -57,3 +57,19 @@ def load_trust_material(policy: SignaturePolicy) -> TrustMaterial:
     else:
         root = load_trusted_root_file(policy.trusted_root)
     return trust_material(keys, root)
+
+
+def trust_scope(policy: SignaturePolicy, material: TrustMaterial) -> str:
+    """16 hex digits naming whom ``policy`` trusts: its material, identities and log rule.
+
+    Two rules with the same scope accept exactly the same signatures, so a verdict verified
+    under one may be reused under the other; ``threshold`` is left out (it counts signers,
+    it does not say which are trusted).
+    """
+    digest = hashlib.sha256(_FINGERPRINT_VERSION)
+    digest.update(f"material {material.fingerprint}\n".encode())
+    for identity in policy.keyless:
+        pattern = identity.subject_regex.pattern if identity.subject_regex else None
+        digest.update(repr((identity.issuer, identity.subject, pattern)).encode() + b"\n")
+    digest.update(f"transparency_log {policy.transparency_log}\n".encode())
+    return digest.hexdigest()[:16]

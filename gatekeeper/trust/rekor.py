@@ -7,8 +7,10 @@ bytes). The SET proves that the body was logged at ``integratedTime``; the body 
 the very signature, payload digest and key or certificate being verified, or the SET proves
 nothing about them (CVE-2022-36056).
 
-Supported bodies: ``hashedrekord`` and ``rekord`` 0.0.1 (a signature over a payload digest) and
-``dsse`` 0.0.1 (a DSSE envelope's payload hash and signatures).
+Supported bodies: ``hashedrekord`` and ``rekord`` 0.0.1 (a signature over a payload digest),
+``dsse`` 0.0.1 (a DSSE envelope's payload hash and signatures) and ``intoto`` 0.0.1 / 0.0.2
+(what ``cosign attest --rekor-entry-type intoto`` logs: the hash of the envelope bytes, the
+payload hash and the signer; 0.0.2 adds the signatures, base64 of the envelope's base64 ``sig``).
 """
 
 from __future__ import annotations
@@ -69,6 +71,7 @@ class EntryClaims:
     payload_sha256: str  # hex
     signatures: tuple[bytes, ...]
     verifiers: tuple[bytes, ...]  # DER of the public key or certificate per signature
+    envelope_sha256: str | None = None  # intoto: hex sha256 of the DSSE envelope bytes
 
 
 def _log_number(value: Any, what: str) -> int:
@@ -133,14 +136,19 @@ def parse_entry_body(entry: LogEntry, limits: TrustLimits) -> EntryClaims:
     """Read kind, payload hash, signatures and verifiers from the entry body."""
     doc = json_object(entry.body, "Rekor entry body", limits.max_bundle_bytes)
     kind = member(doc, "kind", str, "Rekor entry body")
-    if member(doc, "apiVersion", str, "Rekor entry body") != "0.0.1":
+    version = member(doc, "apiVersion", str, "Rekor entry body")
+    if kind not in ("hashedrekord", "rekord", "dsse", "intoto"):
+        raise SignatureRejected(f"Rekor entry kind {kind[:40]!r} is not supported")
+    if kind == "intoto" and version not in ("0.0.1", "0.0.2"):
+        raise SignatureRejected("Rekor intoto entries other than 0.0.1 and 0.0.2 are not supported")
+    if kind != "intoto" and version != "0.0.1":
         raise SignatureRejected(f"Rekor {kind} entries other than 0.0.1 are not supported")
     spec = member(doc, "spec", dict, "Rekor entry body")
-    if kind in ("hashedrekord", "rekord"):
-        return _signature_claims(kind, spec, limits)
     if kind == "dsse":
         return _dsse_claims(spec, limits)
-    raise SignatureRejected(f"Rekor entry kind {kind[:40]!r} is not supported")
+    if kind == "intoto":
+        return _intoto_claims(version, spec, limits)
+    return _signature_claims(kind, spec, limits)
 
 
 def _sha256_value(raw: Any, what: str) -> str:
@@ -184,6 +192,35 @@ def _dsse_claims(spec: dict[str, Any], limits: TrustLimits) -> EntryClaims:
     )
 
 
+def _intoto_claims(version: str, spec: dict[str, Any], limits: TrustLimits) -> EntryClaims:
+    # rekor pkg/types/intoto/v0.0.{1,2} Canonicalize: 0.0.1 keeps one publicKey beside the
+    # content; 0.0.2 keeps the envelope's signatures, each with its publicKey.
+    where = f"Rekor intoto {version} entry"
+    content = member(spec, "content", dict, where)
+    signatures, verifiers = [], []
+    if version == "0.0.1":
+        pem = b64decode(member(spec, "publicKey", str, where), f"{where} publicKey", 16 * 1024)
+        verifiers.append(_pem_to_der(pem, f"{where} publicKey"))
+    else:
+        envelope = member(content, "envelope", dict, where)
+        raw_signatures = member(envelope, "signatures", list, where)
+        if not raw_signatures or len(raw_signatures) > limits.max_signatures:
+            raise SignatureRejected(f"{where} has no or too many signatures")
+        for item in raw_signatures:
+            # Rekor stores the envelope's base64 ``sig`` text as base64 again (strfmt.Base64).
+            text = b64decode(member(item, "sig", str, where), f"{where} sig", 16 * 1024)
+            signatures.append(b64decode(text.decode("ascii", "replace"), f"{where} sig", 8192))
+            pem = b64decode(member(item, "publicKey", str, where), f"{where} key", 16 * 1024)
+            verifiers.append(_pem_to_der(pem, f"{where} publicKey"))
+    return EntryClaims(
+        kind="intoto",
+        payload_sha256=_sha256_value(content.get("payloadHash"), f"{where} payload hash"),
+        signatures=tuple(signatures),
+        verifiers=tuple(verifiers),
+        envelope_sha256=_sha256_value(content.get("hash"), f"{where} envelope hash"),
+    )
+
+
 def _pem_to_der(pem: bytes, what: str) -> bytes:
     """DER of a PEM certificate or SubjectPublicKeyInfo, as a comparable identity."""
     try:
@@ -202,6 +239,38 @@ def check_entry_matches(
         raise SignatureRejected("Rekor entry is for a different payload")
     if (signature, verifier) not in zip(claims.signatures, claims.verifiers, strict=True):
         raise SignatureRejected("Rekor entry names a different signature or signer")
+
+
+def check_dsse_entry(
+    claims: EntryClaims,
+    *,
+    envelope: bytes | None,
+    payload: bytes,
+    signature: bytes,
+    verifier: bytes,
+) -> None:
+    """The entry must log this DSSE envelope: a ``dsse`` or ``intoto`` body naming it.
+
+    ``envelope`` is the envelope JSON exactly as stored (a ``.att`` layer blob), which an
+    ``intoto`` body hashes whole; None where those bytes do not exist (a bundle holds the
+    envelope re-encoded), and then only a ``dsse`` body can be matched.
+    """
+    if claims.kind == "dsse":
+        check_entry_matches(claims, payload=payload, signature=signature, verifier=verifier)
+        return
+    if claims.kind != "intoto":
+        raise SignatureRejected(f"Rekor {claims.kind} entry does not describe a DSSE envelope")
+    if envelope is None:
+        raise SignatureRejected("Rekor intoto entry hashes envelope bytes this bundle lacks")
+    if claims.envelope_sha256 != hashlib.sha256(envelope).hexdigest():
+        raise SignatureRejected("Rekor entry is for a different envelope")
+    if claims.payload_sha256 != hashlib.sha256(payload).hexdigest():
+        raise SignatureRejected("Rekor entry is for a different payload")
+    if claims.signatures:  # 0.0.2
+        if (signature, verifier) not in zip(claims.signatures, claims.verifiers, strict=True):
+            raise SignatureRejected("Rekor entry names a different signature or signer")
+    elif verifier not in claims.verifiers:  # 0.0.1: the envelope hash binds the signatures
+        raise SignatureRejected("Rekor entry names a different signer")
 
 
 def certificate_der(cert: x509.Certificate) -> bytes:

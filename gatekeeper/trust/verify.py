@@ -4,14 +4,17 @@ The gatherer (which does the registry I/O) hands in what it fetched: legacy ``.s
 with their payload blobs, and Sigstore bundles from referrers. Each candidate either yields a
 trusted signer or a problem; nothing raised inside a verifier escapes from here (a hostile
 artifact may make one candidate fail, never the admission machinery). Limits:
-:mod:`gatekeeper.trust.limits`.
+:mod:`gatekeeper.trust.limits`. :func:`attempt` and the problem helpers serve
+:mod:`gatekeeper.trust.attestations` as well.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import partial
+from typing import TypeVar
 
 from gatekeeper.oci.manifest import Descriptor
 from gatekeeper.policy.evidence import SignatureEvidence
@@ -23,6 +26,7 @@ from gatekeeper.trust.limits import DEFAULT_LIMITS, TrustLimits
 from gatekeeper.trust.material import TrustMaterial
 
 _log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,24 +68,22 @@ def evaluate_signatures(
     places = list(looked_at)
     for examined, candidate in enumerate(candidates):
         if examined == limits.max_candidates:
-            problems.append(
-                f"more than {limits.max_candidates} signature artifacts; the rest were not examined"
-            )
+            problems.append(too_many(limits))
             break
         places.append(candidate.source)
-        signer, problem = _verify_one(candidate, image_digest, policy, material, limits)
+        signer, problem = attempt(
+            partial(_verify_one, candidate, image_digest, policy, material, limits)
+        )
         if problem is not None:
-            # One line each: reasons end up in log lines and HTTP error details.
-            line = " ".join(f"{candidate.source}: {problem}".split())
-            problems.append(line[: limits.max_reason_chars])
+            problems.append(problem_line(candidate.source, problem, limits))
         elif signer is not None and signer not in signers:
             signers.append(signer)
             if len(signers) >= policy.threshold:
                 break
     return SignatureEvidence(
         signers=tuple(signers),
-        looked_at=_unique(places),
-        problems=_bounded(problems, limits.max_problems),
+        looked_at=unique(places),
+        problems=bounded(problems, limits.max_problems),
     )
 
 
@@ -91,14 +93,21 @@ def _verify_one(
     policy: SignaturePolicy,
     material: TrustMaterial,
     limits: TrustLimits,
-) -> tuple[str | None, str | None]:
+) -> str:
+    if isinstance(candidate, LegacySignature):
+        return verify_legacy_signature(
+            candidate.layer, candidate.payload, image_digest, policy, material, limits
+        )
+    return verify_bundle(candidate.bundle, image_digest, policy, material, limits)
+
+
+def attempt(check: Callable[[], T]) -> tuple[T | None, str | None]:
+    """Run one candidate's verification: its result, or None and why it does not count.
+
+    Nothing escapes: a hostile artifact may make one candidate fail, never the admission.
+    """
     try:
-        if isinstance(candidate, LegacySignature):
-            signer = verify_legacy_signature(
-                candidate.layer, candidate.payload, image_digest, policy, material, limits
-            )
-        else:
-            signer = verify_bundle(candidate.bundle, image_digest, policy, material, limits)
+        return check(), None
     except SignatureRejected as exc:
         return None, exc.message
     except Exception as exc:  # noqa: BLE001 - fail closed on this candidate, never crash
@@ -106,15 +115,26 @@ def _verify_one(
         # bug met by a hostile or unusual artifact, so keep the traceback for the log.
         _log.warning("signature verification failed unexpectedly", exc_info=True)
         return None, f"could not be verified ({type(exc).__name__})"
-    return signer, None
 
 
-def _unique(items: Iterable[str]) -> tuple[str, ...]:
+def too_many(limits: TrustLimits, what: str = "signature artifacts") -> str:
+    """The problem reported when candidates past ``limits.max_candidates`` were skipped."""
+    return f"more than {limits.max_candidates} {what}; the rest were not examined"
+
+
+def problem_line(source: str, problem: str, limits: TrustLimits) -> str:
+    """``source: problem`` on one line (reasons end up in log lines and HTTP details)."""
+    return " ".join(f"{source}: {problem}".split())[: limits.max_reason_chars]
+
+
+def unique(items: Iterable[str]) -> tuple[str, ...]:
+    """``items`` without repeats, in first-seen order."""
     return tuple(dict.fromkeys(items))
 
 
-def _bounded(problems: list[str], limit: int) -> tuple[str, ...]:
-    unique = _unique(problems)
-    if len(unique) <= limit:
-        return unique
-    return (*unique[:limit], f"… and {len(unique) - limit} more problems")
+def bounded(problems: Iterable[str], limit: int) -> tuple[str, ...]:
+    """Distinct problems, at most ``limit`` of them and a line counting the rest."""
+    distinct = unique(problems)
+    if len(distinct) <= limit:
+        return distinct
+    return (*distinct[:limit], f"… and {len(distinct) - limit} more problems")

@@ -27,7 +27,7 @@ def serve(handler: type[BaseHTTPRequestHandler]) -> ThreadingHTTPServer:
 class Storage(BaseHTTPRequestHandler):
     """The blob store the registry redirects to (a presigned-URL host)."""
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         digest = self.path.rsplit("/", 1)[-1].split("?", 1)[0]
         body = BLOBS.get(digest)
         self.send_response(200 if body else 404)
@@ -44,7 +44,7 @@ def upstream() -> Iterator[str]:
     storage = serve(Storage)
 
     class Registry(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             if "/blobs/" in self.path:
                 digest = self.path.rsplit("/", 1)[-1]
                 self.send_response(307)

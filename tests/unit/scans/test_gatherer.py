@@ -12,13 +12,13 @@ import pytest
 
 from gatekeeper.errors import GatekeeperError
 from gatekeeper.policy.evidence import AdmissionRequest, ScanVerdict
-from gatekeeper.policy.model import Action, ScanPolicy
+from gatekeeper.policy.model import Action, Rule, ScanPolicy, SignaturePolicy
 from gatekeeper.policy.scan_checks import check_scan
 from gatekeeper.scans.cache import VerdictCache
 from gatekeeper.scans.directory import DirectoryLimits, VerdictDirectory
-from gatekeeper.scans.gatherer import ScanVerdicts, VerdictSource
+from gatekeeper.scans.gatherer import Found, ScanVerdicts, VerdictSource
 from gatekeeper.scans.harbor import HarborLimits, HarborScanner
-from gatekeeper.server.evidence import Subject
+from gatekeeper.server.evidence import Gatherers, Subject, gather
 from tests.helpers.harbor_adapter import HarborAdapter, vulnerability
 from tests.unit.scans.conftest import ALPINE, DEBIAN, retarget, subject
 
@@ -34,12 +34,21 @@ class CountingSource:
     fail: bool = False
     calls: int = 0
     name: str = "vulnerability attestations in the registry"
+    note: str = ""
+    refused: set[str] = field(default_factory=set)  # cached verdict sources it rejects
+    trusted: list[SignaturePolicy | None] = field(default_factory=list)  # as passed to find
 
-    async def find(self, subject: Subject, policy: ScanPolicy) -> ScanVerdict | None:
+    async def find(
+        self, subject: Subject, policy: ScanPolicy, signatures: SignaturePolicy | None
+    ) -> Found:
         self.calls += 1
+        self.trusted.append(signatures)
         if self.fail:
             raise GatekeeperError("registry said no")
-        return self.answers.get(subject.digest)
+        return Found(self.answers.get(subject.digest), self.note)
+
+    async def accepts(self, verdict: ScanVerdict, signatures: SignaturePolicy | None) -> bool:
+        return verdict.source not in self.refused
 
 
 def made(image: Subject, days_ago: int, source: str = "cache") -> ScanVerdict:
@@ -172,3 +181,28 @@ async def test_real_reports_through_the_policy_core(
 def test_counting_source_satisfies_the_protocol() -> None:
     source: VerdictSource = CountingSource()
     assert source.name
+
+
+async def test_the_rules_signers_reach_the_sources_through_gather() -> None:
+    image, source = subject(label="trusted"), CountingSource(note="none in tag x.att")
+    signers = SignaturePolicy(keys=(Path("/keys/cosign.pub"),))
+    rule = Rule("scanned", ("team/**",), (), signatures=signers, scan=POLICY)
+    gatherers = Gatherers(scan=ScanVerdicts(VerdictCache(), sources=[source], clock=lambda: NOW))
+    evidence = await gather(rule, image, gatherers)
+    assert source.trusted == [signers]
+    assert evidence.scan is not None and evidence.scan.verdict is None
+    assert evidence.scan.note == "vulnerability attestations in the registry (none in tag x.att)"
+
+
+async def test_a_cached_verdict_a_source_does_not_vouch_for_is_not_used() -> None:
+    image, cache = subject(label="scoped"), VerdictCache()
+    foreign = made(image, 0, source="attestation signed by someone else")
+    mine = made(image, 1, source="attestation signed by us")
+    await cache.put(foreign)
+    source = CountingSource({image.digest: mine}, refused={foreign.source})
+    gatherer = ScanVerdicts(cache, sources=[source], clock=lambda: NOW)
+    assert (await gatherer(image, POLICY)).verdict == mine  # though older than the cached one
+    assert source.calls == 1
+    assert await cache.get(image.digest) == mine
+    assert (await gatherer(image, POLICY)).verdict == mine
+    assert source.calls == 1  # now the cache holds a verdict the source vouches for

@@ -95,7 +95,9 @@ def _body(doc: dict[str, object]) -> LogEntry:
     ("doc", "reason"),
     [
         ({"apiVersion": "0.0.2", "kind": "hashedrekord", "spec": {}}, "other than 0.0.1"),
-        ({"apiVersion": "0.0.1", "kind": "intoto", "spec": {}}, "kind 'intoto' is not supported"),
+        ({"apiVersion": "0.0.1", "kind": "alpine", "spec": {}}, "kind 'alpine' is not supported"),
+        ({"apiVersion": "0.0.3", "kind": "intoto", "spec": {}}, "other than 0.0.1 and 0.0.2"),
+        ({"apiVersion": "0.0.1", "kind": "intoto", "spec": {}}, "'content' is missing"),
         ({"apiVersion": "0.0.1", "kind": "hashedrekord", "spec": {}}, "'data' is missing"),
         (
             {
