@@ -9,18 +9,25 @@ from __future__ import annotations
 import base64
 import json
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
-from tests.helpers import images
+from tests.helpers import images, signing
 from tests.helpers.processes import Process, start_gatekeeper, start_registry
 
+KEY = ec.generate_private_key(ec.SECP256R1())
 ACCEPT = {"Accept": f"{images.OCI_MANIFEST}, {images.OCI_INDEX}"}
 POLICY = r"""
 rules:
+  - name: acme-signed
+    repositories: ["ghcr.io/acme/signed"]
+    signatures: {keys: [cosign.pub]}
   - name: acme-on-ghcr
     repositories: ["ghcr.io/acme/*"]
     tags: {deny: [latest]}
@@ -54,6 +61,11 @@ def mirror(
 ) -> Iterator[Process]:
     work = tmp_path_factory.mktemp("mirror")
     (work / "policy.yaml").write_text(POLICY)
+    (work / "cosign.pub").write_bytes(
+        KEY.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
     creds = {"auths": {ghcr.host: {"auth": base64.b64encode(b"bot:botpass").decode()}}}
     (work / "config.json").write_text(json.dumps(creds))
     process = start_gatekeeper(
@@ -156,3 +168,20 @@ def test_mirror_is_read_only(mirror: Process) -> None:
         response = requests.request(method, mirror.url + path, timeout=10)
         assert response.status_code == 405
         assert response.json()["errors"][0]["code"] == "UNSUPPORTED"
+
+
+def test_signatures_are_read_from_the_namespace_upstream(
+    tmp_path: Path, ghcr: Process, mirror: Process
+) -> None:
+    img = seed(tmp_path, ghcr.host, "acme/signed:1.0.0", "ghcr-signed", creds="bot:botpass")
+    url = f"{mirror.url}/v2/acme/signed/manifests/1.0.0?ns=ghcr.io"
+    unsigned = requests.get(url, headers=ACCEPT, timeout=10)
+    assert unsigned.status_code == 403
+    assert "no signature found" in unsigned.json()["errors"][0]["message"]
+    session = requests.Session()
+    session.auth = ("bot", "botpass")
+    signing.sign_and_push(ghcr.url, ghcr.host, "acme/signed", img.digest, KEY, session=session)
+    deadline = time.monotonic() + 15  # refusals are cached briefly (10 s)
+    while (response := requests.get(url, headers=ACCEPT, timeout=10)).status_code != 200:
+        assert time.monotonic() < deadline, response.text
+        time.sleep(0.5)
