@@ -21,6 +21,8 @@ from gatekeeper.upstream.client import describe
 log = logging.getLogger("gatekeeper.proxy")
 
 _NO_BODY_STATUSES = frozenset({204, 304})
+_WRITE_HIGH = 4 * 1024 * 1024
+_WRITE_LOW = 1024 * 1024
 
 
 def client_origin(request: web.Request) -> str:
@@ -44,6 +46,10 @@ async def stream_response(
     if request.method == "HEAD" or upstream.status in _NO_BODY_STATUSES:
         await response.write_eof()
         return response
+    if request.transport is not None:
+        # Let the kernel drain one chunk while the next is read: with the default 64 KiB
+        # high-water mark every large chunk stalls reading until the client caught up.
+        request.transport.set_write_buffer_limits(high=_WRITE_HIGH, low=_WRITE_LOW)
     try:
         async for chunk in upstream.content.iter_any():
             await response.write(chunk)

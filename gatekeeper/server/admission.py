@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from gatekeeper.errors import GatekeeperError
 from gatekeeper.oci.artifacts import artifact_subject
-from gatekeeper.oci.manifest import Manifest, parse_manifest
+from gatekeeper.oci.manifest import Manifest
 from gatekeeper.policy.decide import decide
 from gatekeeper.policy.decision import Decision
 from gatekeeper.policy.evidence import AdmissionRequest, Evidence
@@ -45,7 +45,7 @@ async def admit(
     rule = policy.match(repository)
     tag = None if ":" in reference else reference
     try:
-        manifest = parse_manifest(body, content_type)
+        manifest = deps.manifests.parse(digest, body, content_type)
     except GatekeeperError as exc:
         request = AdmissionRequest(
             action, repository, reference, digest, content_type or "", deps.clock()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 from dataclasses import dataclass
@@ -23,11 +24,17 @@ class Client:
 
 
 class DecisionLog:
+    """Appends decision lines through a buffer flushed once per event-loop turn.
+
+    One write syscall per decision cost measurable throughput under load; flushing with
+    ``call_soon`` coalesces the lines of every request finished in the same loop iteration
+    into one write, yet under light load a line reaches the file at once.
+    """
+
     def __init__(self, path: Path | None) -> None:
-        self._stream: IO[str] = (
-            path.open("a", encoding="utf-8", buffering=1) if path is not None else sys.stdout
-        )
+        self._stream: IO[str] = path.open("a", encoding="utf-8") if path is not None else sys.stdout
         self._owned = path is not None
+        self._flush_scheduled = False
 
     def write(
         self,
@@ -52,9 +59,24 @@ class DecisionLog:
             "user_agent": client.user_agent,
         }
         self._stream.write(json.dumps(entry, separators=(",", ":")) + "\n")
-        if not self._owned:
-            self._stream.flush()
+        self._schedule_flush()
+
+    def _schedule_flush(self) -> None:
+        if self._flush_scheduled:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no loop (a plain call): write through
+            self.flush()
+            return
+        self._flush_scheduled = True
+        loop.call_soon(self.flush)
+
+    def flush(self) -> None:
+        self._flush_scheduled = False
+        self._stream.flush()
 
     def close(self) -> None:
+        self.flush()
         if self._owned:
             self._stream.close()

@@ -11,6 +11,7 @@ from gatekeeper.server.decision_log import DecisionLog
 from gatekeeper.server.evidence import Gatherers
 from gatekeeper.server.policy_store import PolicyStore
 from gatekeeper.state.admissions import AdmissionStore
+from gatekeeper.state.manifests import ParsedManifests
 from gatekeeper.upstream.client import Upstream
 
 
@@ -27,4 +28,5 @@ class Deps:
     decisions: DecisionLog
     gatherers: Gatherers = field(default_factory=Gatherers)
     namespaces: dict[str, Upstream] = field(default_factory=dict)  # mirror routes
+    manifests: ParsedManifests = field(default_factory=ParsedManifests)
     clock: Callable[[], datetime] = utc_now

@@ -78,17 +78,20 @@ class Upstream:
         client Authorization is dropped, gatekeeper's credentials are used, and a 401 is
         answered once (when the body can be sent again).
         """
-        scope = scope_for(raw_path_qs.split("?", 1)[0], method) if own else None
-        if own:
-            headers = CIMultiDict(headers)
-            headers.popall("Authorization", None)
-            headers.update(self.auth.headers_for(scope))
+        if not own:  # a client's request, relayed as it came: no auth handling here
+            async with self._request(method, raw_path_qs, headers, data, follow_redirects) as r:
+                yield r
+            return
+        scope = scope_for(raw_path_qs.split("?", 1)[0], method)
+        headers = CIMultiDict(headers)
+        headers.popall("Authorization", None)
+        headers.update(self.auth.headers_for(scope))
         async with AsyncExitStack() as stack:
             response = await stack.enter_async_context(
                 self._request(method, raw_path_qs, headers, data, follow_redirects)
             )
             challenge = response.headers.get("WWW-Authenticate")
-            if own and response.status == 401 and challenge and _resendable(data):
+            if response.status == 401 and challenge and _resendable(data):
                 retry = await self.auth.answer(challenge, scope)
                 if retry is not None:
                     headers.update(retry)
