@@ -58,6 +58,7 @@ TUNED_PROXY = """
       proxy_busy_buffers_size 128k;"""
 NGINX_CONF = """\
 worker_processes 1;
+user root;
 daemon off;
 pid {work}/nginx.pid;
 error_log {work}/nginx-error.log warn;
