@@ -12,18 +12,8 @@ from typing import Any
 
 from gatekeeper.errors import DigestInvalid
 from gatekeeper.oci.grammar import check_digest
+from gatekeeper.oci.strict_json import no_duplicate_keys
 from gatekeeper.scans.errors import ScanError
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    # Parsers disagree on which duplicate wins; a report that reads two ways is refused
-    # rather than guessed at (the same rule as gatekeeper.trust for signed documents).
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise ValueError(f"duplicate key {key[:40]!r}")
-        result[key] = value
-    return result
 
 
 def load_object(data: bytes, what: str, max_bytes: int, error: type[ScanError]) -> dict[str, Any]:
@@ -31,7 +21,7 @@ def load_object(data: bytes, what: str, max_bytes: int, error: type[ScanError]) 
     if len(data) > max_bytes:
         raise error(f"{what} is {len(data)} bytes, more than the limit of {max_bytes}")
     try:
-        doc = json.loads(data, object_pairs_hook=_no_duplicates)
+        doc = json.loads(data, object_pairs_hook=no_duplicate_keys)
     except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
         raise error(f"{what} is not valid JSON: {str(exc)[:120]}") from exc
     if not isinstance(doc, dict):

@@ -11,12 +11,13 @@ import time
 from aiohttp import web
 from multidict import CIMultiDict
 
-from gatekeeper.errors import Denied, DigestInvalid, SizeInvalid
+from gatekeeper.errors import Denied, DigestInvalid
 from gatekeeper.oci.digest import digest_of
 from gatekeeper.oci.manifest import parse_manifest
 from gatekeeper.oci.media_types import ACCEPT_ALL
 from gatekeeper.oci.routes import Route
 from gatekeeper.policy.model import Action
+from gatekeeper.proxy.bodies import read_bounded
 from gatekeeper.proxy.headers import request_headers, response_headers
 from gatekeeper.proxy.stream import client_origin, stream_response
 from gatekeeper.server.admission import Admission, admit, record
@@ -24,7 +25,6 @@ from gatekeeper.server.client_info import client_of
 from gatekeeper.server.deps import Deps
 from gatekeeper.server.enforce import enforce
 from gatekeeper.server.targets import Target
-from gatekeeper.upstream.client import read_bounded
 
 _SERVED_BY_US = frozenset({"content-length", "content-type", "docker-content-digest"})
 
@@ -40,7 +40,12 @@ async def pull(
     ) as response:
         if response.status != 200:
             return await stream_response(request, response, upstream.origin)
-        body = await read_bounded(response, deps.settings.limits.manifest_bytes)
+        body = await read_bounded(
+            response.content,
+            response.content_length,
+            deps.settings.limits.manifest_bytes,
+            "upstream manifest",
+        )
         content_type = response.headers.get("Content-Type")
         kept = response_headers(response.headers.items(), upstream.origin, client_origin(request))
         claimed = response.headers.get("Docker-Content-Digest")
@@ -77,7 +82,7 @@ async def push(
 ) -> web.StreamResponse:
     started = time.perf_counter()
     limit = deps.settings.limits.manifest_bytes
-    body = await _read_request_body(request, limit)
+    body = await read_bounded(request.content, request.content_length, limit, "manifest")
     digest = digest_of(body, route.digest.split(":")[0] if route.digest else "sha256")
     if route.digest is not None and route.digest != digest:
         raise DigestInvalid(f"manifest body has digest {digest}, not {route.digest}")
@@ -128,20 +133,6 @@ def _checked_digest(body: bytes, route: Route, claimed: str | None) -> str:
             {"announced": claimed, "received": digest},
         )
     return digest
-
-
-async def _read_request_body(request: web.Request, limit: int) -> bytes:
-    declared = request.content_length
-    if declared is not None and declared > limit:
-        raise SizeInvalid(f"manifest of {declared} bytes exceeds the {limit}-byte limit")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.content.iter_any():
-        size += len(chunk)
-        if size > limit:
-            raise SizeInvalid(f"manifest exceeds the {limit}-byte limit")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 async def _current_digest(request: web.Request, route: Route, target: Target) -> str | None:

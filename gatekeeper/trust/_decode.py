@@ -13,6 +13,7 @@ from typing import Any
 
 from cryptography import x509
 
+from gatekeeper.oci.strict_json import no_duplicate_keys
 from gatekeeper.trust.errors import SignatureRejected
 
 
@@ -29,23 +30,12 @@ def b64decode(text: Any, what: str, max_bytes: int) -> bytes:
         raise SignatureRejected(f"{what} is not valid base64") from exc
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    # Parsers disagree on which duplicate wins (Go: last, some: first); a signed document
-    # that could be read two ways is refused rather than guessed at.
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise ValueError(f"duplicate key {key[:40]!r}")
-        result[key] = value
-    return result
-
-
 def json_object(data: bytes | str, what: str, max_bytes: int) -> dict[str, Any]:
     """Parse a JSON object of at most ``max_bytes``, refusing duplicate keys."""
     if len(data) > max_bytes:
         raise SignatureRejected(f"{what} is larger than {max_bytes} bytes")
     try:
-        doc = json.loads(data, object_pairs_hook=_no_duplicates)
+        doc = json.loads(data, object_pairs_hook=no_duplicate_keys)
     except (ValueError, RecursionError) as exc:
         raise SignatureRejected(f"{what} is not valid JSON: {str(exc)[:80]}") from exc
     if not isinstance(doc, dict):

@@ -36,6 +36,7 @@ from gatekeeper.trust.cosign_legacy import (
     BUNDLE_ANNOTATION,
     CERTIFICATE_ANNOTATION,
     check_blob,
+    checked_set,
     untrusted_reason,
     verify_certificate,
 )
@@ -48,7 +49,6 @@ from gatekeeper.trust.rekor import (
     check_dsse_entry,
     parse_cosign_bundle,
     parse_entry_body,
-    verify_set,
 )
 from gatekeeper.trust.verify import (
     Candidate,
@@ -205,14 +205,11 @@ def _check_keyed_log(
     material: TrustMaterial,
     limits: TrustLimits,
 ) -> None:
-    if entry is None:
-        if policy.transparency_log != "optional":
-            raise SignatureRejected("attestation has no Rekor SET; the policy requires one")
+    verified = checked_set(entry, policy, material, "attestation")
+    if verified is None:
         return
-    # A SET that is present must verify even when optional: a forged one is an attack.
-    verify_set(entry, material.root)
     check_dsse_entry(
-        parse_entry_body(entry, limits),
+        parse_entry_body(verified, limits),
         envelope=envelope,
         payload=payload,
         signature=signature,

@@ -151,13 +151,25 @@ def _check_keyed_log(
     material: TrustMaterial,
     limits: TrustLimits,
 ) -> None:
+    verified = checked_set(entry, policy, material, "signature")
+    if verified is not None:
+        _check_entry(verified, payload, signature, key.der, limits)
+
+
+def checked_set(
+    entry: LogEntry | None, policy: SignaturePolicy, material: TrustMaterial, what: str
+) -> LogEntry | None:
+    """The Rekor entry with its SET verified, for the caller to match; None when absent.
+
+    No entry: fine unless the policy requires the transparency log. An entry that is
+    present must verify even when the log is optional: a forged one is an attack.
+    """
     if entry is None:
         if policy.transparency_log != "optional":
-            raise SignatureRejected("signature has no Rekor SET; the policy requires one")
-        return
-    # A SET that is present must verify even when optional: a forged one is an attack.
+            raise SignatureRejected(f"{what} has no Rekor SET; the policy requires one")
+        return None
     verify_set(entry, material.root)
-    _check_entry(entry, payload, signature, key.der, limits)
+    return entry
 
 
 def _check_entry(

@@ -20,7 +20,7 @@ from multidict import CIMultiDict
 from yarl import URL
 
 from gatekeeper.config import Limits
-from gatekeeper.errors import SizeInvalid, Unavailable
+from gatekeeper.errors import Unavailable
 from gatekeeper.upstream.auth import Authenticator, scope_for
 from gatekeeper.upstream.credentials import Credential
 
@@ -161,18 +161,3 @@ def describe(exc: BaseException) -> str:
     """A short, single-line description of a connection error for messages and logs."""
     text = str(exc) or type(exc).__name__
     return text.splitlines()[0][:200]
-
-
-async def read_bounded(response: aiohttp.ClientResponse, limit: int) -> bytes:
-    """Read a whole body, refusing (SIZE_INVALID) once it grows past ``limit`` bytes."""
-    declared = response.content_length
-    if declared is not None and declared > limit:
-        raise SizeInvalid(f"upstream body of {declared} bytes exceeds the {limit}-byte limit")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in response.content.iter_any():
-        size += len(chunk)
-        if size > limit:
-            raise SizeInvalid(f"upstream body exceeds the {limit}-byte limit")
-        chunks.append(chunk)
-    return b"".join(chunks)

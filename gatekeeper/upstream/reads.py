@@ -13,7 +13,8 @@ from multidict import CIMultiDict
 from gatekeeper.errors import Denied, GatekeeperError
 from gatekeeper.oci.digest import digest_of
 from gatekeeper.oci.media_types import ACCEPT_ALL
-from gatekeeper.upstream.client import Upstream, read_bounded
+from gatekeeper.proxy.bodies import read_bounded
+from gatekeeper.upstream.client import Upstream
 
 
 class NotFound(GatekeeperError):
@@ -54,7 +55,7 @@ async def fetch_optional_manifest(
             raise GatekeeperError(
                 f"upstream answered {response.status} for manifest {repository}:{reference}"
             )
-        data = await read_bounded(response, limit)
+        data = await read_bounded(response.content, response.content_length, limit, "manifest")
         content_type = response.headers.get("Content-Type")
     algorithm = reference.split(":", 1)[0] if ":" in reference else "sha256"
     digest = digest_of(data, algorithm)
@@ -74,7 +75,7 @@ async def fetch_referrers(
         content_type = response.headers.get("Content-Type", "")
         if response.status != 200 or "json" not in content_type:
             return None  # distribution 2.8 answers 404 "page not found": no referrers API
-        data = await read_bounded(response, limit)
+        data = await read_bounded(response.content, response.content_length, limit, "referrers")
     return Fetched(data, digest_of(data), content_type)
 
 
@@ -87,7 +88,7 @@ async def fetch_blob(upstream: Upstream, repository: str, digest: str, limit: in
             raise NotFound(f"blob {digest} not found in {repository}")
         if response.status != 200:
             raise GatekeeperError(f"upstream answered {response.status} for blob {digest}")
-        data = await read_bounded(response, limit)
+        data = await read_bounded(response.content, response.content_length, limit, "blob")
     if digest_of(data, digest.split(":", 1)[0]) != digest:
         raise Denied(f"blob {digest} in {repository} does not match its digest")
     return data
