@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -199,3 +200,19 @@ async def test_concurrent_cold_pulls_verify_once(
         assert again == results[0]
     finally:
         await upstream.close()
+
+
+def test_a_signature_artifact_with_thousands_of_layers_is_refused_quickly(
+    tmp_path: Path, registry: Process, gate: Process
+) -> None:
+    img = seed(tmp_path, registry, "signed/hostile", "hostile")
+    bogus = cosign_sign.sign_layer(img.digest, f"{registry.host}/signed/hostile", STRANGER)
+    signing.push_signature(
+        registry.url, "signed/hostile", img.digest, cosign_sign.signature_manifest([bogus] * 3000)
+    )
+    started = time.monotonic()
+    code, err = copy(tmp_path, gate, "signed/hostile:1.0.0")
+    assert code != 0
+    assert "more than 64 signature artifacts" in err
+    assert time.monotonic() - started < 30
+    assert "Traceback" not in gate.log()
