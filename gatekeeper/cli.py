@@ -1,7 +1,8 @@
 """Command line: ``gatekeeper serve | evaluate | policy check``.
 
-Only GatekeeperError is caught here: it carries a message meant for people. Anything else
-is a bug and is allowed to surface.
+GatekeeperError carries a message meant for people and becomes exit code 2. Anything else is
+a bug: ``serve`` lets it surface; the one-shot commands log it and also exit 2, so a crash
+never reads as a decision (1) in a CI pipeline.
 """
 
 from __future__ import annotations
@@ -183,6 +184,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _policy_check(args.paths)
     except GatekeeperError as exc:
         print(f"gatekeeper: {exc.message}", file=sys.stderr)
+        return 2
+    except Exception:
+        if args.command == "serve":
+            raise
+        # For CI pipelines 1 means "refused": a crash must never look like a decision.
+        log.exception("internal error")
         return 2
     return 2
 
