@@ -6,6 +6,7 @@ client connection, so every caller gets the same decision for the same bytes.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from gatekeeper.errors import GatekeeperError
@@ -18,6 +19,8 @@ from gatekeeper.policy.model import Action, Outcome, Policy, Rule
 from gatekeeper.server.deps import Deps
 from gatekeeper.server.evidence import Subject, gather
 from gatekeeper.upstream.client import Upstream
+
+log = logging.getLogger("gatekeeper.admission")
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +54,8 @@ async def admit(
             action, repository, reference, digest, content_type or "", deps.clock()
         )
         reason = f"manifest cannot be checked: {exc.message}"
-        return Admission(request, _cannot_decide(policy, rule, reason), None, policy)
+        hint = "push a valid OCI or Docker v2 manifest"
+        return Admission(request, _cannot_decide(policy, rule, reason, hint), None, policy)
     request = AdmissionRequest(
         action=action,
         repository=repository,
@@ -73,7 +77,12 @@ async def admit(
         upstream, name = source or (deps.upstream, repository)
         subject = Subject(repository, digest, manifest, body, upstream, name)
         evidence = await gather(rule, subject, deps.gatherers)
-    return Admission(request, decide(policy, request, evidence), manifest, policy)
+    try:
+        decision = decide(policy, request, evidence)
+    except Exception as exc:  # a bug in a check must refuse, not answer 500 (fail closed)
+        log.exception("deciding %s@%s failed", repository, digest)
+        decision = _cannot_decide(policy, rule, f"internal error while deciding ({exc!r:.100})")
+    return Admission(request, decision, manifest, policy)
 
 
 async def record(deps: Deps, admission: Admission) -> None:
@@ -88,13 +97,9 @@ async def record(deps: Deps, admission: Admission) -> None:
         )
 
 
-def _cannot_decide(policy: Policy, rule: Rule | None, reason: str) -> Decision:
+def _cannot_decide(policy: Policy, rule: Rule | None, reason: str, *hints: str) -> Decision:
     return Decision(
-        Outcome.DENY,
-        rule.name if rule else None,
-        policy.mode_for(rule),
-        (reason,),
-        ("push a valid OCI or Docker v2 manifest",),
+        Outcome.DENY, rule.name if rule else None, policy.mode_for(rule), (reason,), hints
     )
 
 
