@@ -140,3 +140,15 @@ def test_gatekeeper_reads_signatures_with_its_own_credentials(
         assert images.sha256(result.stdout.encode()) == img.digest
     finally:
         gate.stop()
+    # The same without any secret on the command line: a username and a password file.
+    (tmp_path / "password").write_text(PASSWORD + "\n")
+    env = {
+        "GATEKEEPER_UPSTREAM_USERNAME": USER,
+        "GATEKEEPER_UPSTREAM_PASSWORD_FILE": str(tmp_path / "password"),
+    }
+    from_files = start_gatekeeper(tmp_path / "files", protected.url, policy, env=env)
+    try:
+        result = inspect(from_files)
+        assert result.returncode == 0, result.stderr
+    finally:
+        from_files.stop()
