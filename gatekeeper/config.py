@@ -23,6 +23,7 @@ class Limits:
     admission_entries: int = 100_000  # in-process admission records (LRU beyond this)
     upstream_connections: int = 256
     stream_chunk_bytes: int = 1024 * 1024  # upstream read buffer; bounds memory per stream
+    shutdown_grace: float = 60.0  # how long SIGTERM waits for requests in flight
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,8 @@ from gatekeeper.errors import GatekeeperError, HttpError
 from gatekeeper.oci.routes import Kind, parse_route
 from gatekeeper.server import blobs, manifests
 from gatekeeper.server.deps import Deps
-from gatekeeper.server.errors import oci_errors, stamp_response
+from gatekeeper.server.errors import INFLIGHT, oci_errors, stamp_response
+from gatekeeper.server.inflight import InFlight
 from gatekeeper.server.passthrough import relay
 from gatekeeper.server.targets import resolve
 
@@ -24,6 +25,7 @@ def create_app(deps: Deps) -> web.Application:
     # client_max_size only bounds bodies aiohttp reads itself; gatekeeper streams the rest.
     app = web.Application(middlewares=[oci_errors], client_max_size=1024**2)
     app[DEPS] = deps
+    app[INFLIGHT] = InFlight()
     app.on_response_prepare.append(stamp_response)
     app.router.add_route("GET", "/healthz", healthz)
     app.router.add_route("GET", "/readyz", readyz)

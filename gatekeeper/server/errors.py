@@ -10,9 +10,11 @@ from aiohttp import web
 from gatekeeper.errors import GatekeeperError, HttpError
 from gatekeeper.oci.error_body import error_body
 from gatekeeper.server.client_info import new_request_id
+from gatekeeper.server.inflight import InFlight
 
 log = logging.getLogger("gatekeeper.server")
 
+INFLIGHT = web.AppKey("inflight", InFlight)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 _HTTP_CODES = {404: "NOT_FOUND", 405: "UNSUPPORTED", 413: "SIZE_INVALID"}
@@ -30,7 +32,8 @@ async def oci_errors(request: web.Request, handler: Handler) -> web.StreamRespon
     rid = new_request_id(request)
     request["gatekeeper.request_id"] = rid
     try:
-        response = await handler(request)
+        with request.app[INFLIGHT].track():
+            response = await handler(request)
     except GatekeeperError as exc:
         if exc.status >= 500:
             log.warning(

@@ -17,6 +17,7 @@ from gatekeeper.server import logs
 from gatekeeper.server.app import create_app
 from gatekeeper.server.decision_log import DecisionLog
 from gatekeeper.server.deps import Deps
+from gatekeeper.server.errors import INFLIGHT
 from gatekeeper.server.policy_store import PolicyStore
 from gatekeeper.server.tls import ServerTLS
 from gatekeeper.server.workers import supervise
@@ -94,8 +95,9 @@ async def _serve(
 ) -> None:
     async with AsyncExitStack() as stack:
         deps = await build_deps(settings, policies, stack)
+        app = create_app(deps)
         runner = web.AppRunner(
-            create_app(deps),
+            app,
             access_log=logging.getLogger("gatekeeper.access") if access_log else None,
             handle_signals=False,
         )
@@ -123,9 +125,19 @@ async def _serve(
             policies.current.fingerprint[:12],
         )
         await _until_stopped(policies)
-        log.info("shutting down: finishing requests in flight")
+        inflight = app[INFLIGHT]
+        log.info("shutting down: finishing %d requests in flight", inflight.count)
         for watcher in watchers:
             watcher.cancel()
+        # Stop accepting, let every request in flight finish (up to the grace period), and
+        # only then close connections and the upstream session.
+        await site.stop()
+        if not await inflight.drained(settings.limits.shutdown_grace):
+            log.warning(
+                "%d requests still in flight after %gs: closing them",
+                inflight.count,
+                settings.limits.shutdown_grace,
+            )
         await runner.cleanup()
 
 
