@@ -28,10 +28,6 @@ class InFlight:
     def count(self) -> int:
         return self._count
 
-    async def drained(self, timeout: float) -> bool:
-        """Wait until no request is in flight (True), or ``timeout`` seconds (False)."""
-        try:
-            await asyncio.wait_for(self._idle.wait(), timeout)
-        except TimeoutError:
-            return False
-        return True
+    async def wait_drained(self) -> None:
+        """Return once no request is in flight (bound it with ``asyncio.timeout``)."""
+        await self._idle.wait()

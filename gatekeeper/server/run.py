@@ -132,7 +132,10 @@ async def _serve(
         # Stop accepting, let every request in flight finish (up to the grace period), and
         # only then close connections and the upstream session.
         await site.stop()
-        if not await inflight.drained(settings.limits.shutdown_grace):
+        try:
+            async with asyncio.timeout(settings.limits.shutdown_grace):
+                await inflight.wait_drained()
+        except TimeoutError:
             log.warning(
                 "%d requests still in flight after %gs: closing them",
                 inflight.count,
