@@ -8,6 +8,7 @@ stays flat whatever the blob size.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterable
 
@@ -23,6 +24,7 @@ log = logging.getLogger("gatekeeper.proxy")
 _NO_BODY_STATUSES = frozenset({204, 304})
 _WRITE_HIGH = 4 * 1024 * 1024
 _WRITE_LOW = 1024 * 1024
+_FLUSH_POLL = 0.002
 
 
 def client_origin(request: web.Request) -> str:
@@ -64,7 +66,21 @@ async def stream_response(
     except ConnectionError:
         return response  # the client went away; nothing left to tell it
     await response.write_eof()
+    await _flushed(request)
     return response
+
+
+async def _flushed(request: web.Request) -> None:
+    """Wait until the raised write buffer has gone to the kernel.
+
+    A request counts as finished (graceful stop, connection reuse) only once its last bytes
+    left user space; aiohttp's write_eof does not wait for that.
+    """
+    transport = request.transport
+    while (
+        transport is not None and not transport.is_closing() and transport.get_write_buffer_size()
+    ):
+        await asyncio.sleep(_FLUSH_POLL)
 
 
 def _abort(request: web.Request) -> None:
