@@ -80,7 +80,9 @@ async def _flushed(request: web.Request) -> None:
     while (
         transport is not None and not transport.is_closing() and transport.get_write_buffer_size()
     ):
-        await asyncio.sleep(_FLUSH_POLL)
+        # asyncio transports offer no "buffer empty" event (aiohttp's drain helper is
+        # private and stops at the low-water mark): poll; it is a few ms at stream end.
+        await asyncio.sleep(_FLUSH_POLL)  # noqa: ASYNC110
 
 
 def _abort(request: web.Request) -> None:
