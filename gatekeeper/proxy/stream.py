@@ -76,13 +76,17 @@ async def _flushed(request: web.Request) -> None:
     A request counts as finished (graceful stop, connection reuse) only once its last bytes
     left user space; aiohttp's write_eof does not wait for that.
     """
+    # asyncio transports offer no "buffer empty" event (aiohttp's drain helper is private
+    # and stops at the low-water mark), so poll: a few ms at the end of a stream.
+    while _buffered(request):  # noqa: ASYNC110
+        await asyncio.sleep(_FLUSH_POLL)
+
+
+def _buffered(request: web.Request) -> bool:
     transport = request.transport
-    while (
+    return bool(
         transport is not None and not transport.is_closing() and transport.get_write_buffer_size()
-    ):
-        # asyncio transports offer no "buffer empty" event (aiohttp's drain helper is
-        # private and stops at the low-water mark): poll; it is a few ms at stream end.
-        await asyncio.sleep(_FLUSH_POLL)  # noqa: ASYNC110
+    )
 
 
 def _abort(request: web.Request) -> None:
