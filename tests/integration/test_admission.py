@@ -329,3 +329,43 @@ def test_policy_hot_reload(tmp_path: Path, registry: Process) -> None:
             time.sleep(0.5)
     finally:
         gate.stop()
+
+
+def test_reload_under_load_drops_no_request(tmp_path: Path, registry: Process) -> None:
+    import signal
+    import threading
+
+    policy = tmp_path / "policy.yaml"
+    policy.write_text('rules: [{name: open, repositories: ["**"], tags: {deny: [latest]}}]\n')
+    seed(tmp_path, registry, "reload/busy", "1.0.0", label="busy")
+    gate = start_gatekeeper(tmp_path, registry.url, policy)
+    statuses: list[int] = []
+    stop = threading.Event()
+
+    def hammer() -> None:
+        session = requests.Session()
+        while not stop.is_set():
+            response = session.get(
+                f"{gate.url}/v2/reload/busy/manifests/1.0.0", headers=ACCEPT, timeout=10
+            )
+            statuses.append(response.status_code)
+
+    workers = [threading.Thread(target=hammer) for _ in range(4)]
+    try:
+        for worker in workers:
+            worker.start()
+        for i in range(5):
+            time.sleep(0.2)
+            policy.write_text(
+                f'rules: [{{name: open, repositories: ["**"], tags: {{deny: [latest, "x{i}"]}}}}]\n'
+            )
+            gate.proc.send_signal(signal.SIGHUP)
+        time.sleep(0.3)
+    finally:
+        stop.set()
+        for worker in workers:
+            worker.join(10)
+        gate.stop()
+    assert len(statuses) > 20
+    assert set(statuses) == {200}
+    assert "policy reloaded" in gate.log()
