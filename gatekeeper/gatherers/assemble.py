@@ -6,7 +6,6 @@ scanner's polling tasks) is entered on an AsyncExitStack that the caller closes 
 
 from __future__ import annotations
 
-import base64
 from contextlib import AsyncExitStack
 
 from gatekeeper.config import Settings
@@ -36,7 +35,7 @@ async def build_gatherers(
         upstream.session,
         cache,
         registry_url=upstream.base_url,
-        registry_authorization=_basic(upstream),
+        registry_authorization=upstream.auth.basic(),
     )
     stack.push_async_callback(scanner.close)
     return Gatherers(
@@ -49,11 +48,3 @@ async def build_gatherers(
             sources=[RegistryAttestations(upstream)],
         ),
     )
-
-
-def _basic(upstream: Upstream) -> str | None:
-    credential = upstream.auth.credential
-    if credential is None or not credential.username:
-        return None
-    raw = f"{credential.username}:{credential.password}".encode()
-    return "Basic " + base64.b64encode(raw).decode()

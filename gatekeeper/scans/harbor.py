@@ -163,10 +163,14 @@ class HarborScanner:
     async def _request_and_poll(self, root: str, subject: Subject) -> ScanVerdict:
         """Ask for a scan of ``subject`` and poll until its report is in."""
         digest = subject.digest
+        registry_url, authorization = self._registry_url, self._registry_authorization
+        if subject.upstream is not None:  # the image's own registry (mirror namespaces)
+            registry_url = subject.upstream.base_url
+            authorization = subject.upstream.auth.basic()
         body = api.scan_request(
-            self._registry_url,
-            self._registry_authorization,
-            subject.repository,
+            registry_url,
+            authorization,
+            subject.upstream_name or subject.repository,
             digest,
             subject.manifest.media_type,
         )

@@ -70,7 +70,7 @@ class Authenticator:
         """Authorization to send up front: a cached token for ``scope``, or Basic."""
         headers: CIMultiDict[str] = CIMultiDict()
         if self._challenge is not None and self._challenge.scheme == "basic":
-            basic = self._basic()
+            basic = self.basic()
             if basic:
                 headers["Authorization"] = basic
             return headers
@@ -87,7 +87,7 @@ class Authenticator:
             return None
         self._challenge = challenge
         if challenge.scheme == "basic":
-            basic = self._basic()
+            basic = self.basic()
             return CIMultiDict(Authorization=basic) if basic else None
         wanted = challenge.params.get("scope") or scope or ""
         lock = self._locks.setdefault(wanted, asyncio.Lock())
@@ -100,7 +100,8 @@ class Authenticator:
                     self._tokens[scope] = self._tokens[wanted]
             return CIMultiDict(Authorization=f"Bearer {self._tokens[wanted][0]}")
 
-    def _basic(self) -> str | None:
+    def basic(self) -> str | None:
+        """``Basic …`` for gatekeeper's own credential, or None without a username."""
         cred = self.credential
         if cred is None or not cred.username:
             return None
@@ -126,7 +127,7 @@ class Authenticator:
                 }
                 request = self._session.post(realm, data=form)
             else:
-                headers = {"Authorization": b} if (b := self._basic()) else {}
+                headers = {"Authorization": b} if (b := self.basic()) else {}
                 request = self._session.get(realm, params=params, headers=headers)
             async with request as response:
                 if response.status != 200:
