@@ -18,7 +18,20 @@ from gatekeeper.policy.tag_checks import check_tags
 
 def decide(policy: Policy, request: AdmissionRequest, evidence: Evidence) -> Decision:
     """Decide one pull or push of one manifest under ``policy``."""
-    repository = request.repository
+    blocked = decide_repository(policy, request.repository)
+    if blocked is not None:
+        return blocked
+    rule = policy.match(request.repository)
+    assert rule is not None  # decide_repository refused every repository without a rule
+    return _decision(policy, rule, _check(rule, request, evidence))
+
+
+def decide_repository(policy: Policy, repository: str) -> Decision | None:
+    """A DENY decision when the repository itself is off-limits (no rule, or a deny rule).
+
+    Used for manifests by :func:`decide` and, by the server, for every other request to the
+    repository (tag lists, blobs, uploads, deletes). None when its rule admits requests.
+    """
     rule = policy.match(repository)
     if rule is None:
         result = refuse(
@@ -26,15 +39,16 @@ def decide(policy: Policy, request: AdmissionRequest, evidence: Evidence) -> Dec
             f"add a rule for {repository} to the policy",
         )
         return _decision(policy, None, result)
-    return _decision(policy, rule, _check(rule, request, evidence))
+    if rule.action is RuleAction.DENY:
+        result = refuse(
+            f"repository {repository} is denied by rule '{rule.name}'",
+            f"ask the policy owners for a rule admitting {repository} before '{rule.name}'",
+        )
+        return _decision(policy, rule, result)
+    return None
 
 
 def _check(rule: Rule, request: AdmissionRequest, evidence: Evidence) -> CheckResult:
-    if rule.action is RuleAction.DENY:
-        return refuse(
-            f"repository {request.repository} is denied by rule '{rule.name}'",
-            f"ask the policy owners for a rule admitting {request.repository} before '{rule.name}'",
-        )
     if request.subject is not None:
         # Signatures, attestations and SBOMs are not signed or scanned themselves, and
         # their fallback tags (sha256-….sig) would trip tag rules written for images.

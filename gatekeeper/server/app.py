@@ -11,6 +11,7 @@ from gatekeeper.errors import GatekeeperError, HttpError
 from gatekeeper.oci.routes import Kind, parse_route
 from gatekeeper.server import blobs, manifests
 from gatekeeper.server.deps import Deps
+from gatekeeper.server.enforce import refuse_denied_repository
 from gatekeeper.server.errors import INFLIGHT, oci_errors, stamp_response
 from gatekeeper.server.inflight import InFlight
 from gatekeeper.server.passthrough import relay
@@ -49,6 +50,9 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
     )
     if target.namespace is not None:
         request["gatekeeper.namespace"] = target.namespace
+    admission_point = route.kind is Kind.MANIFEST and request.method in ("GET", "HEAD", "PUT")
+    if route.name and not admission_point:  # admission points decide (and log) themselves
+        refuse_denied_repository(deps.policies.current, target.repository, route.reference)
     if route.kind is Kind.MANIFEST:
         if request.method in ("GET", "HEAD"):
             return await manifests.pull(request, route, target, deps)

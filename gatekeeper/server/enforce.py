@@ -8,8 +8,9 @@ from __future__ import annotations
 from typing import Any
 
 from gatekeeper.errors import Denied
+from gatekeeper.policy.decide import decide_repository
 from gatekeeper.policy.decision import Decision
-from gatekeeper.policy.model import Outcome
+from gatekeeper.policy.model import Outcome, Policy
 
 # RFC 9111 §5.5 warn-code 299 "Miscellaneous persistent warning"; the distribution spec
 # lets registries send it and containerd prints it.
@@ -50,3 +51,12 @@ def enforce(decision: Decision, digest: str, reference: str) -> list[str]:
     if decision.refused:
         raise refusal(decision, digest, reference)
     return warning_headers(decision)
+
+
+def refuse_denied_repository(policy: Policy, repository: str, reference: str) -> None:
+    """Every request to a repository under a deny rule (or no rule) is refused, not only
+    manifests: tag lists, blobs, uploads, referrers and deletes too. Enforce mode only:
+    dry-run never blocks (manifest pulls and pushes still warn and log)."""
+    decision = decide_repository(policy, repository)
+    if decision is not None and decision.refused:
+        raise refusal(decision, reference if ":" in reference else "", reference)

@@ -52,6 +52,8 @@ async def oci_errors(request: web.Request, handler: Handler) -> web.StreamRespon
 
 async def stamp_response(request: web.Request, response: web.StreamResponse) -> None:
     """``on_response_prepare``: headers every response carries, streamed ones included."""
+    # gatekeeper's own answers (refusals, errors) speak the same API as the registry's.
+    response.headers.setdefault("Docker-Distribution-Api-Version", "registry/2.0")
     rid = request.get("gatekeeper.request_id")
     if isinstance(rid, str):
         response.headers["X-Request-Id"] = rid

@@ -369,3 +369,27 @@ def test_reload_under_load_drops_no_request(tmp_path: Path, registry: Process) -
     assert len(statuses) > 20
     assert set(statuses) == {200}
     assert "policy reloaded" in gate.log()
+
+
+def test_a_denied_repository_is_closed_to_every_request(
+    tmp_path: Path, registry: Process, gate: Process, dry_gate: Process
+) -> None:
+    img = seed(tmp_path, registry, "closed/thing", "1.0.0", label="closed")
+    for method, path in (
+        ("GET", "/v2/closed/thing/tags/list"),
+        ("GET", f"/v2/closed/thing/blobs/{img.config.digest}"),
+        ("HEAD", f"/v2/closed/thing/blobs/{img.config.digest}"),
+        ("POST", "/v2/closed/thing/blobs/uploads/"),
+        ("DELETE", f"/v2/closed/thing/manifests/{img.digest}"),
+    ):
+        response = requests.request(method, gate.url + path, timeout=10)
+        assert response.status_code == 403, (method, path)
+        if method != "HEAD":
+            message = response.json()["errors"][0]["message"]
+            assert message.startswith(
+                "gatekeeper: default-deny: repository closed/thing is denied by rule 'default-deny'"
+            )
+    # dry-run never blocks
+    listed = requests.get(f"{dry_gate.url}/v2/closed/thing/tags/list", timeout=10)
+    assert listed.status_code == 200
+    assert listed.json()["tags"] == ["1.0.0"]

@@ -166,6 +166,7 @@ def test_bad_requests_get_oci_errors(
     error = response.json()["errors"][0]
     assert error["code"] == code
     assert error["message"]
+    assert response.headers["Docker-Distribution-Api-Version"] == "registry/2.0"
     assert "Traceback" not in gatekeeper.log()
 
 
