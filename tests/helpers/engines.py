@@ -146,7 +146,33 @@ def _run(
     return result
 
 
-class _Daemon:
+class _PrivateState:
+    """An engine's private directories: whatever it mounted there is undone on stop."""
+
+    workdir: Path
+    rundir: Path
+
+    def stop(self) -> None:
+        self._release_dirs()
+
+    def _release_dirs(self) -> None:
+        unmount_under(self.workdir)
+        unmount_under(self.rundir)
+        shutil.rmtree(self.rundir, ignore_errors=True)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+class _Daemon(_PrivateState):
     """A long-running engine process whose whole tree and mounts are cleaned up on stop."""
 
     name = "daemon"
@@ -207,20 +233,7 @@ class _Daemon:
                 with contextlib.suppress(psutil.Error):
                     child.kill()
             psutil.wait_procs(alive, timeout=5)
-        unmount_under(self.workdir)
-        unmount_under(self.rundir)
-        shutil.rmtree(self.rundir, ignore_errors=True)
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        self._release_dirs()
 
 
 def _unix_http_ok(path: Path, request: bytes) -> bool:
@@ -554,7 +567,7 @@ def podman_registries_conf(
     return "\n".join(out)
 
 
-class Podman:
+class Podman(_PrivateState):
     """``podman`` as root with vfs storage, its own registries/storage/containers.conf and
     signature policy, and (for an https gate) a private ``--cert-dir`` holding ``ca_file``.
 
@@ -665,19 +678,3 @@ class Podman:
         return self.podman(
             "image", "inspect", "--format", "{{.Digest}}", ref, check=True
         ).stdout.strip()
-
-    def stop(self) -> None:
-        unmount_under(self.workdir)
-        unmount_under(self.rundir)
-        shutil.rmtree(self.rundir, ignore_errors=True)
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
