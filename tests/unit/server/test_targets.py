@@ -72,7 +72,7 @@ async def test_front_door_passes_everything_as_is(upstreams: dict[str, Upstream]
 
 async def test_mirror_refusals(upstreams: dict[str, Upstream]) -> None:
     route = parse_route("/v2/a/manifests/1", "GET")
-    with pytest.raises(Denied, match="'quay.io' is not mirrored here"):
+    with pytest.raises(Denied, match=r"'quay\.io' is not mirrored here"):
         resolve(
             route,
             "GET",
