@@ -7,14 +7,13 @@ is judged by all its platform images: :func:`merge_platforms` keeps the worst of
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from gatekeeper.errors import ManifestInvalid
-from gatekeeper.oci.manifest import Manifest
+from gatekeeper.oci.manifest import Manifest, json_object
 from gatekeeper.policy.evidence import ImageFacts
 from gatekeeper.policy.image_checks import runs_as_root
 
@@ -26,12 +25,7 @@ _FRACTION = re.compile(r"(\.\d+)")
 
 def parse_image_config(data: bytes, manifest: Manifest) -> ImageFacts:
     """ImageFacts from a config blob; size is the config plus its layers as listed."""
-    try:
-        doc = json.loads(data)
-    except (ValueError, RecursionError) as exc:
-        raise ManifestInvalid(f"image config is not valid JSON: {str(exc)[:100]}") from exc
-    if not isinstance(doc, dict):
-        raise ManifestInvalid("image config is not a JSON object")
+    doc = json_object(data, "image config")
     config = doc.get("config") or {}
     if not isinstance(config, dict):
         raise ManifestInvalid("image config 'config' is not an object")

@@ -63,12 +63,7 @@ def parse_manifest(data: bytes, content_type: str | None = None) -> Manifest:
     """Parse ``data``; raise MANIFEST_INVALID (or SIZE_INVALID) with a precise reason."""
     if len(data) > MAX_MANIFEST_BYTES:
         raise SizeInvalid(f"manifest of {len(data)} bytes exceeds {MAX_MANIFEST_BYTES}")
-    try:
-        doc = json.loads(data)
-    except (ValueError, RecursionError) as exc:
-        raise ManifestInvalid(f"manifest is not valid JSON: {str(exc)[:120]}") from exc
-    if not isinstance(doc, dict):
-        raise ManifestInvalid("manifest is not a JSON object")
+    doc = json_object(data, "manifest")
     if doc.get("schemaVersion") == 1 or content_type in mt.OBSOLETE_MANIFESTS:
         raise ManifestInvalid("Docker schema 1 manifests are obsolete and not accepted")
     if doc.get("schemaVersion") != 2:
@@ -89,6 +84,17 @@ def parse_manifest(data: bytes, content_type: str | None = None) -> Manifest:
         artifact_type=_optional_str(doc, "artifactType"),
         annotations=_annotations(doc.get("annotations"), "annotations"),
     )
+
+
+def json_object(data: bytes, what: str) -> dict[str, Any]:
+    """``data`` as a JSON object, or MANIFEST_INVALID naming ``what`` and the problem."""
+    try:
+        doc = json.loads(data)
+    except (ValueError, RecursionError) as exc:
+        raise ManifestInvalid(f"{what} is not valid JSON: {str(exc)[:120]}") from exc
+    if not isinstance(doc, dict):
+        raise ManifestInvalid(f"{what} is not a JSON object")
+    return doc
 
 
 def _media_type(doc: dict[str, Any], content_type: str | None) -> str:
