@@ -8,13 +8,13 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from gatekeeper.admission.admit import Admission, admit
+from gatekeeper.admission.policy_store import PolicyStore
+from gatekeeper.admission.wiring import build_deps
 from gatekeeper.config import Settings
 from gatekeeper.oci.grammar import check_name, check_reference
 from gatekeeper.policy.loader import load_policy
 from gatekeeper.policy.model import Action, Outcome
-from gatekeeper.server.admission import Admission, admit
-from gatekeeper.server.policy_store import PolicyStore
-from gatekeeper.server.run import build_deps
 from gatekeeper.upstream.reads import fetch_manifest
 
 

@@ -23,10 +23,10 @@ import asyncio
 from collections.abc import Awaitable
 from dataclasses import dataclass
 
+from gatekeeper.admission.evidence import Subject
 from gatekeeper.errors import GatekeeperError
 from gatekeeper.oci.digest import tag_fallback
 from gatekeeper.oci.manifest import Descriptor, parse_manifest
-from gatekeeper.server.evidence import Subject
 from gatekeeper.trust.verify import BundleSignature, Candidate, LegacySignature
 from gatekeeper.upstream.client import Upstream
 from gatekeeper.upstream.reads import fetch_blob, fetch_optional_manifest, fetch_referrers

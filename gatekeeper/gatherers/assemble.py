@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from contextlib import AsyncExitStack
 
+from gatekeeper.admission.evidence import Gatherers
 from gatekeeper.config import Settings
 from gatekeeper.gatherers.attestations import RegistryAttestations
 from gatekeeper.gatherers.image_config import ImageConfigs
@@ -16,7 +17,6 @@ from gatekeeper.scans.cache import VerdictCache
 from gatekeeper.scans.directory import VerdictDirectory
 from gatekeeper.scans.gatherer import ScanVerdicts
 from gatekeeper.scans.harbor import HarborScanner
-from gatekeeper.server.evidence import Gatherers
 from gatekeeper.state.shared_redis import SharedRedis
 from gatekeeper.upstream.client import Upstream
 

@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 
 from cachetools import TTLCache
 
+from gatekeeper.admission.evidence import Subject
 from gatekeeper.gatherers.artifacts import ArtifactKind, Discovery, RegistryArtifacts
 from gatekeeper.gatherers.materials import Materials
 from gatekeeper.gatherers.vuln_predicate import (
@@ -41,7 +42,6 @@ from gatekeeper.policy.evidence import ScanVerdict
 from gatekeeper.policy.model import ScanPolicy, SignaturePolicy
 from gatekeeper.scans.errors import ScanError
 from gatekeeper.scans.gatherer import Found
-from gatekeeper.server.evidence import Subject
 from gatekeeper.state.singleflight import SingleFlight
 from gatekeeper.trust.attestations import DSSE_MEDIA_TYPE, evaluate_attestations
 from gatekeeper.trust.limits import DEFAULT_LIMITS, TrustLimits

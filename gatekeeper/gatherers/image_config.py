@@ -13,12 +13,13 @@ from dataclasses import dataclass
 
 from cachetools import LRUCache
 
+from gatekeeper.admission.evidence import Subject
 from gatekeeper.errors import GatekeeperError, ManifestInvalid
-from gatekeeper.oci.image_config import MAX_CONFIG_BYTES, merge_platforms, parse_image_config
+from gatekeeper.oci.image_config import MAX_CONFIG_BYTES, parse_image_config
 from gatekeeper.oci.manifest import Descriptor, Manifest, parse_manifest
 from gatekeeper.policy.evidence import ImageFacts
+from gatekeeper.policy.image_checks import merge_platforms
 from gatekeeper.policy.model import ImagePolicy
-from gatekeeper.server.evidence import Subject
 from gatekeeper.state.singleflight import SingleFlight
 from gatekeeper.upstream.client import Upstream
 from gatekeeper.upstream.reads import fetch_blob, fetch_optional_manifest

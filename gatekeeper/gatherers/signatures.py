@@ -23,11 +23,11 @@ from dataclasses import dataclass
 
 from cachetools import TTLCache
 
+from gatekeeper.admission.evidence import Subject
 from gatekeeper.gatherers.artifacts import ArtifactKind, RegistryArtifacts
 from gatekeeper.gatherers.materials import Materials
 from gatekeeper.policy.evidence import SignatureEvidence
 from gatekeeper.policy.model import SignaturePolicy
-from gatekeeper.server.evidence import Subject
 from gatekeeper.state.singleflight import SingleFlight
 from gatekeeper.trust.bundles import COSIGN_SIGN_PREDICATE
 from gatekeeper.trust.cosign_legacy import SIMPLE_SIGNING_MEDIA_TYPE

@@ -2,25 +2,36 @@
 
 Image-spec ``config.md``: ``config.User``, ``config.Env``, ``config.Labels``,
 ``config.Healthcheck`` (Docker's extension), ``created``, ``history[].created_by``. An index
-is judged by all its platform images: :func:`merge_platforms` keeps the worst of each.
+is judged by all its platform images (``policy.image_checks.merge_platforms``).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from gatekeeper.errors import ManifestInvalid
 from gatekeeper.oci.manifest import Manifest, json_object
-from gatekeeper.policy.evidence import ImageFacts
-from gatekeeper.policy.image_checks import runs_as_root
 
 MAX_CONFIG_BYTES = 4 * 1024 * 1024
 MAX_ENV = 4096
 MAX_HISTORY = 4096
 _FRACTION = re.compile(r"(\.\d+)")
+
+
+@dataclass(frozen=True, slots=True)
+class ImageFacts:
+    """What an image's config says about itself (Docker security checklist)."""
+
+    user: str = ""
+    env: tuple[str, ...] = ()
+    healthcheck: bool = False
+    created: datetime | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+    history: tuple[str, ...] = ()  # created_by lines, oldest first
+    size_bytes: int = 0
 
 
 def parse_image_config(data: bytes, manifest: Manifest) -> ImageFacts:
@@ -48,26 +59,6 @@ def parse_image_config(data: bytes, manifest: Manifest) -> ImageFacts:
             if isinstance(h, dict)
         ),
         size_bytes=size,
-    )
-
-
-def merge_platforms(platforms: Sequence[ImageFacts]) -> ImageFacts:
-    """One ImageFacts for an index: what would fail for any platform fails for the index."""
-    if not platforms:
-        raise ManifestInvalid("index lists no platform images to check")
-    users = [facts.user for facts in platforms]
-    created = [facts.created for facts in platforms if facts.created is not None]
-    labels = dict(platforms[0].labels)
-    for facts in platforms[1:]:
-        labels = {k: v for k, v in labels.items() if facts.labels.get(k) == v}
-    return ImageFacts(
-        user=next((user for user in users if runs_as_root(user)), users[0]),
-        env=tuple(dict.fromkeys(entry for facts in platforms for entry in facts.env)),
-        healthcheck=all(facts.healthcheck for facts in platforms),
-        created=min(created) if len(created) == len(platforms) else None,
-        labels=labels,
-        history=tuple(line for facts in platforms for line in facts.history),
-        size_bytes=max(facts.size_bytes for facts in platforms),
     )
 
 

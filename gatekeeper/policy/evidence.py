@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
+from gatekeeper.oci.image_config import ImageFacts
 from gatekeeper.policy.model import Action
+
+__all__ = [
+    "AdmissionRequest",
+    "Evidence",
+    "Finding",
+    "ImageFacts",
+    "ScanEvidence",
+    "ScanVerdict",
+    "SignatureEvidence",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,19 +67,6 @@ class ScanVerdict:
 class ScanEvidence:
     verdict: ScanVerdict | None
     note: str = ""  # where gatekeeper looked when there is no verdict
-
-
-@dataclass(frozen=True, slots=True)
-class ImageFacts:
-    """What an image's config says about itself (Docker security checklist)."""
-
-    user: str = ""
-    env: tuple[str, ...] = ()
-    healthcheck: bool = False
-    created: datetime | None = None
-    labels: dict[str, str] = field(default_factory=dict)
-    history: tuple[str, ...] = ()  # created_by lines, oldest first
-    size_bytes: int = 0
 
 
 @dataclass(frozen=True, slots=True)

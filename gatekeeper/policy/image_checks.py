@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import datetime
 
+from gatekeeper.errors import ManifestInvalid
 from gatekeeper.policy.checks import PASS, CheckResult, as_utc, combine, refuse
 from gatekeeper.policy.evidence import ImageFacts
 from gatekeeper.policy.model import ImagePolicy
@@ -151,3 +153,23 @@ def is_trusted_base(base: str, prefix: str) -> bool:
         return False
     rest = base[len(prefix) :]
     return not rest or prefix.endswith(("/", ":", "@")) or rest[0] in "/:@"
+
+
+def merge_platforms(platforms: Sequence[ImageFacts]) -> ImageFacts:
+    """One ImageFacts for an index: what would fail for any platform fails for the index."""
+    if not platforms:
+        raise ManifestInvalid("index lists no platform images to check")
+    users = [facts.user for facts in platforms]
+    created = [facts.created for facts in platforms if facts.created is not None]
+    labels = dict(platforms[0].labels)
+    for facts in platforms[1:]:
+        labels = {k: v for k, v in labels.items() if facts.labels.get(k) == v}
+    return ImageFacts(
+        user=next((user for user in users if runs_as_root(user)), users[0]),
+        env=tuple(dict.fromkeys(entry for facts in platforms for entry in facts.env)),
+        healthcheck=all(facts.healthcheck for facts in platforms),
+        created=min(created) if len(created) == len(platforms) else None,
+        labels=labels,
+        history=tuple(line for facts in platforms for line in facts.history),
+        size_bytes=max(facts.size_bytes for facts in platforms),
+    )

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
+from gatekeeper.admission.evidence import Subject
 from gatekeeper.errors import GatekeeperError
 from gatekeeper.policy.checks import as_utc
 from gatekeeper.policy.evidence import ScanEvidence, ScanVerdict
@@ -38,7 +39,6 @@ from gatekeeper.policy.model import ScanPolicy, SignaturePolicy
 from gatekeeper.scans.cache import VerdictCache
 from gatekeeper.scans.directory import VerdictDirectory
 from gatekeeper.scans.harbor import HarborScanner
-from gatekeeper.server.evidence import Subject
 
 log = logging.getLogger("gatekeeper.scans")
 
@@ -85,7 +85,7 @@ def _utcnow() -> datetime:
 
 
 class ScanVerdicts:
-    """A :data:`gatekeeper.server.evidence.ScanGatherer` over the configured sources."""
+    """A :data:`gatekeeper.admission.evidence.ScanGatherer` over the configured sources."""
 
     def __init__(
         self,

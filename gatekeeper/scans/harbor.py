@@ -28,11 +28,11 @@ from urllib.parse import quote
 import aiohttp
 from cachetools import TTLCache
 
+from gatekeeper.admission.evidence import Subject
 from gatekeeper.policy.evidence import ScanVerdict
 from gatekeeper.scans import harbor_api as api
 from gatekeeper.scans.cache import VerdictCache
 from gatekeeper.scans.errors import ScannerError
-from gatekeeper.server.evidence import Subject
 
 log = logging.getLogger("gatekeeper.scans.harbor")
 

@@ -7,10 +7,10 @@ import logging
 from aiohttp import web
 from multidict import CIMultiDict
 
+from gatekeeper.admission.deps import Deps
 from gatekeeper.errors import GatekeeperError, HttpError
 from gatekeeper.oci.routes import Kind, parse_route
 from gatekeeper.server import blobs, manifests
-from gatekeeper.server.deps import Deps
 from gatekeeper.server.enforce import refuse_denied_repository
 from gatekeeper.server.errors import INFLIGHT, oci_errors, stamp_response
 from gatekeeper.server.inflight import InFlight

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from gatekeeper.admission.deps import Deps
 from gatekeeper.errors import Denied
 from gatekeeper.oci.routes import Route
 from gatekeeper.policy.model import Mode
-from gatekeeper.server.deps import Deps
 from gatekeeper.server.passthrough import relay
 from gatekeeper.server.targets import Target
 

@@ -8,7 +8,7 @@ import re
 
 from aiohttp import web
 
-from gatekeeper.server.decision_log import Client
+from gatekeeper.admission.decision_log import Client
 
 # Unique per process start (random prefix) and per request (counter): cheaper than uuid4.
 _PREFIX = os.urandom(4).hex()

@@ -11,6 +11,8 @@ import time
 from aiohttp import web
 from multidict import CIMultiDict
 
+from gatekeeper.admission.admit import Admission, admit, record
+from gatekeeper.admission.deps import Deps
 from gatekeeper.errors import Denied, DigestInvalid
 from gatekeeper.oci.digest import digest_of
 from gatekeeper.oci.manifest import parse_manifest
@@ -20,9 +22,7 @@ from gatekeeper.policy.model import Action
 from gatekeeper.proxy.bodies import read_bounded
 from gatekeeper.proxy.headers import request_headers, response_headers
 from gatekeeper.proxy.stream import client_origin, stream_response
-from gatekeeper.server.admission import Admission, admit, record
 from gatekeeper.server.client_info import client_of
-from gatekeeper.server.deps import Deps
 from gatekeeper.server.enforce import enforce
 from gatekeeper.server.targets import Target
 

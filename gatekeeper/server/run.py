@@ -9,25 +9,16 @@ from contextlib import AsyncExitStack
 
 from aiohttp import web
 
+from gatekeeper.admission.policy_store import PolicyStore
+from gatekeeper.admission.wiring import build_deps
 from gatekeeper.config import Settings
 from gatekeeper.errors import ConfigError
-from gatekeeper.gatherers.assemble import build_gatherers
 from gatekeeper.policy.loader import load_policy
 from gatekeeper.server import logs
 from gatekeeper.server.app import create_app
-from gatekeeper.server.decision_log import DecisionLog
-from gatekeeper.server.deps import Deps
 from gatekeeper.server.errors import INFLIGHT
-from gatekeeper.server.policy_store import PolicyStore
 from gatekeeper.server.tls import ServerTLS
 from gatekeeper.server.workers import supervise
-from gatekeeper.state.admissions import (
-    AdmissionStore,
-    MemoryAdmissionStore,
-    SharedAdmissionStore,
-)
-from gatekeeper.state.shared_redis import SharedRedis
-from gatekeeper.upstream.pool import build_upstreams
 
 log = logging.getLogger("gatekeeper")
 
@@ -63,31 +54,6 @@ def _run_one(
         loop_factory = uvloop.new_event_loop
     with asyncio.Runner(loop_factory=loop_factory) as runner:
         runner.run(_serve(settings, policies, tls, access_log))
-
-
-async def build_deps(settings: Settings, policies: PolicyStore, stack: AsyncExitStack) -> Deps:
-    """Everything a request needs; resources are closed when ``stack`` closes."""
-    limits = settings.limits
-    upstream, namespaces = build_upstreams(settings)
-    stack.push_async_callback(upstream.session.close)
-    decisions = DecisionLog(settings.decision_log)
-    stack.callback(decisions.close)
-    redis = SharedRedis(settings.redis) if settings.redis else None
-    admissions: AdmissionStore
-    if redis is not None:
-        stack.push_async_callback(redis.close)
-        admissions = SharedAdmissionStore(redis, limits.admission_ttl, limits.admission_entries)
-    else:
-        admissions = MemoryAdmissionStore(limits.admission_ttl, limits.admission_entries)
-    return Deps(
-        settings=settings,
-        upstream=upstream,
-        policies=policies,
-        admissions=admissions,
-        decisions=decisions,
-        gatherers=await build_gatherers(settings, upstream, stack, redis),
-        namespaces=namespaces,
-    )
 
 
 async def _serve(

@@ -12,11 +12,11 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from gatekeeper.admission.evidence import Subject
 from gatekeeper.config import Limits
 from gatekeeper.gatherers.signatures import RegistrySignatures
 from gatekeeper.oci.manifest import parse_manifest
 from gatekeeper.policy.loader import load_policy
-from gatekeeper.server.evidence import Subject
 from gatekeeper.upstream.client import Upstream
 from tests.helpers import cosign_sign, images, signing
 from tests.helpers.processes import Process, start_gatekeeper

@@ -7,9 +7,10 @@ from typing import Any
 import pytest
 
 from gatekeeper.errors import ManifestInvalid
-from gatekeeper.oci.image_config import merge_platforms, parse_image_config
+from gatekeeper.oci.image_config import parse_image_config
 from gatekeeper.oci.manifest import parse_manifest
 from gatekeeper.policy.evidence import ImageFacts
+from gatekeeper.policy.image_checks import merge_platforms
 
 MANIFEST = parse_manifest(
     json.dumps(

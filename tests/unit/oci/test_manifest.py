@@ -7,8 +7,8 @@ import pytest
 
 from gatekeeper.errors import ManifestInvalid, SizeInvalid
 from gatekeeper.oci import media_types as mt
-from gatekeeper.oci.artifacts import artifact_subject, artifact_tag_subject
 from gatekeeper.oci.manifest import MAX_DESCRIPTORS, parse_manifest
+from gatekeeper.policy.artifacts import artifact_subject, artifact_tag_subject
 
 D1, D2, D3 = ("sha256:" + c * 64 for c in "123")
 

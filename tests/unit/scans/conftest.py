@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
+from gatekeeper.admission.evidence import Subject
 from gatekeeper.oci.digest import sha256_digest
 from gatekeeper.oci.manifest import parse_manifest
-from gatekeeper.server.evidence import Subject
 from tests.helpers.processes import free_port
 from tests.helpers.redis_server import RedisServer
 

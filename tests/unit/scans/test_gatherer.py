@@ -10,6 +10,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from gatekeeper.admission.evidence import Gatherers, Subject, gather
 from gatekeeper.errors import GatekeeperError
 from gatekeeper.policy.evidence import AdmissionRequest, ScanVerdict
 from gatekeeper.policy.model import Action, Rule, ScanPolicy, SignaturePolicy
@@ -18,7 +19,6 @@ from gatekeeper.scans.cache import VerdictCache
 from gatekeeper.scans.directory import DirectoryLimits, VerdictDirectory
 from gatekeeper.scans.gatherer import Found, ScanVerdicts, VerdictSource
 from gatekeeper.scans.harbor import HarborLimits, HarborScanner
-from gatekeeper.server.evidence import Gatherers, Subject, gather
 from tests.helpers.harbor_adapter import HarborAdapter, vulnerability
 from tests.unit.scans.conftest import ALPINE, DEBIAN, retarget, subject
 

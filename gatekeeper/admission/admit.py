@@ -9,15 +9,15 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from gatekeeper.admission.deps import Deps
+from gatekeeper.admission.evidence import Subject, gather
 from gatekeeper.errors import GatekeeperError
-from gatekeeper.oci.artifacts import artifact_subject
 from gatekeeper.oci.manifest import Manifest
+from gatekeeper.policy.artifacts import artifact_subject
 from gatekeeper.policy.decide import decide
 from gatekeeper.policy.decision import Decision
 from gatekeeper.policy.evidence import AdmissionRequest, Evidence
 from gatekeeper.policy.model import Action, Outcome, Policy, Rule
-from gatekeeper.server.deps import Deps
-from gatekeeper.server.evidence import Subject, gather
 from gatekeeper.upstream.client import Upstream
 
 log = logging.getLogger("gatekeeper.admission")

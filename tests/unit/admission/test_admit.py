@@ -10,16 +10,16 @@ from typing import Any
 import aiohttp
 import pytest
 
+from gatekeeper.admission.admit import admit, record
+from gatekeeper.admission.decision_log import DecisionLog
+from gatekeeper.admission.deps import Deps
+from gatekeeper.admission.evidence import Gatherers, Subject
+from gatekeeper.admission.policy_store import PolicyStore
 from gatekeeper.config import Settings
 from gatekeeper.oci.digest import sha256_digest
 from gatekeeper.policy.evidence import ImageFacts
 from gatekeeper.policy.loader import load_policy
 from gatekeeper.policy.model import Action, ImagePolicy, Outcome
-from gatekeeper.server.admission import admit, record
-from gatekeeper.server.decision_log import DecisionLog
-from gatekeeper.server.deps import Deps
-from gatekeeper.server.evidence import Gatherers, Subject
-from gatekeeper.server.policy_store import PolicyStore
 from gatekeeper.state.admissions import MemoryAdmissionStore
 from gatekeeper.upstream.client import Upstream
 

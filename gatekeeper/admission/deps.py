@@ -6,10 +6,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from gatekeeper.admission.decision_log import DecisionLog
+from gatekeeper.admission.evidence import Gatherers
+from gatekeeper.admission.policy_store import PolicyStore
 from gatekeeper.config import Settings
-from gatekeeper.server.decision_log import DecisionLog
-from gatekeeper.server.evidence import Gatherers
-from gatekeeper.server.policy_store import PolicyStore
 from gatekeeper.state.admissions import AdmissionStore
 from gatekeeper.state.manifests import ParsedManifests
 from gatekeeper.upstream.client import Upstream
