@@ -63,6 +63,11 @@ class Denied(GatekeeperError):
     status = 403
 
 
+class RouteDenied(Denied):
+    """Mirror routing refused: a registry not mirrored here, or a name that would be judged
+    under another registry's rules than the one it is fetched from."""
+
+
 class Unavailable(GatekeeperError):
     """The upstream registry could not be reached or did not answer in time."""
 

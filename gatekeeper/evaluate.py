@@ -8,7 +8,7 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from gatekeeper.admission.admit import Admission, admit
+from gatekeeper.admission.admit import Admission, admit_manifest
 from gatekeeper.admission.policy_store import PolicyStore
 from gatekeeper.admission.wiring import build_deps
 from gatekeeper.config import Settings
@@ -45,7 +45,7 @@ async def evaluate(settings: Settings, ref: Reference) -> Admission:
         fetched = await fetch_manifest(
             deps.upstream, ref.repository, ref.reference, settings.limits.manifest_bytes
         )
-        return await admit(
+        return await admit_manifest(
             deps,
             Action.PULL,
             ref.repository,

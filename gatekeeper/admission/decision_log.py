@@ -1,4 +1,8 @@
-"""One JSON line per admission decision, to stdout or a file."""
+"""One JSON line per manifest decision and per refusal of any request kind.
+
+To stdout or a file. ``codes`` are the stable reason codes of a refusal
+(``gatekeeper.policy.checks.CODES``).
+"""
 
 from __future__ import annotations
 
@@ -35,6 +39,7 @@ class DecisionLog:
         self._stream: IO[str] = path.open("a", encoding="utf-8") if path is not None else sys.stdout
         self._owned = path is not None
         self._flush_scheduled = False
+        self._dirty = False
 
     def write(
         self,
@@ -53,12 +58,14 @@ class DecisionLog:
             "rule": decision.rule,
             "outcome": decision.log_outcome,
             "reasons": list(decision.reasons),
+            "codes": list(decision.codes),
             "mode": decision.mode.value,
             "duration_ms": round(duration_ms, 3),
             "client": client.address,
             "user_agent": client.user_agent,
         }
         self._stream.write(json.dumps(entry, separators=(",", ":")) + "\n")
+        self._dirty = True
         self._schedule_flush()
 
     def _schedule_flush(self) -> None:
@@ -73,8 +80,11 @@ class DecisionLog:
         loop.call_soon(self.flush)
 
     def flush(self) -> None:
+        """Write buffered lines out (the server calls this before each response starts)."""
         self._flush_scheduled = False
-        self._stream.flush()
+        if self._dirty:
+            self._dirty = False
+            self._stream.flush()
 
     def close(self) -> None:
         self.flush()

@@ -58,9 +58,17 @@ class Gatherers:
     image: ImageGatherer | None = None
 
 
-async def gather(rule: Rule, subject: Subject, gatherers: Gatherers) -> Evidence:
-    """Run the gatherers ``rule`` needs; a failing gatherer leaves its field None."""
-    needs = rule.needs
+async def gather(
+    rule: Rule,
+    subject: Subject,
+    gatherers: Gatherers,
+    kinds: frozenset[EvidenceKind] | None = None,
+) -> Evidence:
+    """Run the gatherers ``rule`` needs (only ``kinds`` of them when given).
+
+    A failing gatherer leaves its field None, which the decision reads as a refusal.
+    """
+    needs = rule.needs if kinds is None else rule.needs & kinds
     jobs: dict[EvidenceKind, Awaitable[Any]] = {}
     if EvidenceKind.SIGNATURES in needs and gatherers.signatures and rule.signatures:
         jobs[EvidenceKind.SIGNATURES] = gatherers.signatures(subject, rule.signatures)

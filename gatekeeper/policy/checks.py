@@ -13,6 +13,7 @@ class Refusal:
 
     reason: str
     hints: tuple[str, ...]
+    code: str = "refused"  # stable, machine-readable (decision log, metrics); see CODES
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,9 +29,43 @@ class CheckResult:
 
 PASS = CheckResult()
 
+# Stable reason codes: the decision log and metrics carry them, so operators can alert on
+# them; a message may be reworded, a code may not. Each refusal names exactly one.
+CODES = frozenset(
+    {
+        "no-rule",  # no policy rule matches the repository (default deny)
+        "repository-denied",  # the matching rule has action: deny
+        "manifest-invalid",  # the manifest cannot be parsed, so it cannot be checked
+        "artifact-tag-runnable",  # a runnable image under a sha256-<hex>[.sig|.att|.sbom] tag
+        "tag-digest-required",
+        "tag-denied",
+        "tag-not-allowed",
+        "tag-immutable",  # moving an immutable tag (push) or deleting under one
+        "evidence-unavailable",  # evidence the rule needs could not be gathered
+        "signature-missing",  # not enough trusted signatures
+        "scan-missing",  # no usable verdict (none, for other bytes, or too old)
+        "scan-vulnerable",
+        "image-user",
+        "image-secrets",
+        "image-healthcheck",
+        "image-age",
+        "image-add-url",
+        "image-size",
+        "image-labels",
+        "image-base",
+        "blob-not-admitted",  # a blob no admitted manifest in the repository lists
+        "mount-source",  # a cross-repository mount reading a repository the client may not
+        "internal-error",  # a check crashed: fail closed
+        "integrity",  # the upstream sent other bytes than were asked for or announced
+        "mirror-route",  # mirror mode: a registry not mirrored here, or an ambiguous name
+    }
+)
 
-def refuse(reason: str, *hints: str) -> CheckResult:
-    return CheckResult(refusals=(Refusal(reason, hints),))
+
+def refuse(reason: str, *hints: str, code: str) -> CheckResult:
+    """One refusal; ``code`` is its stable reason code (listed in :data:`CODES`)."""
+    assert code in CODES, code
+    return CheckResult(refusals=(Refusal(reason, hints, code),))
 
 
 def note(text: str) -> CheckResult:

@@ -14,6 +14,7 @@ class Decision:
     mode: Mode
     reasons: tuple[str, ...] = ()  # why it was refused (or notes when allowed)
     hints: tuple[str, ...] = ()  # how to fix it
+    codes: tuple[str, ...] = ()  # stable reason codes of the refusals (policy.checks.CODES)
 
     @property
     def refused(self) -> bool:

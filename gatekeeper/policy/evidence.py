@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from gatekeeper.oci.image_config import ImageFacts
+from gatekeeper.policy.artifacts import ManifestClass
 from gatekeeper.policy.model import Action
 
 __all__ = [
@@ -18,23 +19,36 @@ __all__ = [
     "SignatureEvidence",
 ]
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
 
 @dataclass(frozen=True, slots=True)
 class AdmissionRequest:
-    """One pull or push of one manifest, as the decision core sees it."""
+    """One request of any kind, as the decision core sees it: facts only, no I/O.
+
+    Facts that need I/O (the manifest's class, what an admission record says) are looked
+    up around the core and passed in; :func:`gatekeeper.policy.decide.decide` reads nothing
+    else.
+    """
 
     action: Action
-    repository: str
-    reference: str  # the tag or digest the client asked for
-    digest: str  # the digest gatekeeper computed over the manifest bytes
-    media_type: str
-    now: datetime  # passed in so the core stays pure (ignore expiries, verdict age)
-    subject: str | None = None  # set when the manifest is a signature/attestation artifact
+    repository: str  # the name policy sees (MOUNT: the ``from`` repository)
+    reference: str = ""  # the tag or digest the client asked for
+    digest: str = ""  # manifests: computed over the bytes; blobs: the digest asked for
+    media_type: str = ""
+    now: datetime = _EPOCH  # passed in so the core stays pure (ignore expiries, verdict age)
+    manifest_class: ManifestClass | None = None  # pull/push: what the manifest is
+    problem: str | None = None  # pull/push: why the manifest could not be parsed
+    subject: str | None = None  # the image an artifact says it is attached to
     current_tag_digest: str | None = None  # push by tag: what the tag points at today
+    inherited_from: str | None = None  # pull by digest: the admitted index listing it
+    opened: bool = False  # READ_BLOB/MOUNT: an admitted manifest here lists this blob
 
     @property
     def tag(self) -> str | None:
-        return None if ":" in self.reference else self.reference
+        if not self.action.is_manifest and self.action is not Action.DELETE:
+            return None
+        return None if ":" in self.reference or not self.reference else self.reference
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,7 +29,9 @@ def check_evidence(rule: Rule, request: AdmissionRequest, evidence: Evidence) ->
 def _check_kind(
     kind: EvidenceKind, rule: Rule, request: AdmissionRequest, evidence: Evidence
 ) -> CheckResult:
-    missing = refuse(f"{kind.value} evidence could not be gathered", _MISSING_HINT)
+    missing = refuse(
+        f"{kind.value} evidence could not be gathered", _MISSING_HINT, code="evidence-unavailable"
+    )
     if kind is EvidenceKind.SIGNATURES:
         if evidence.signatures is None or rule.signatures is None:
             return missing
@@ -60,4 +62,4 @@ def check_signatures(
     elif not reasons:
         where = f" (looked at {', '.join(evidence.looked_at)})" if evidence.looked_at else ""
         reasons.append(f"no signature found{where}")
-    return combine(refuse(reason, hint) for reason in reasons)
+    return combine(refuse(reason, hint, code="signature-missing") for reason in reasons)

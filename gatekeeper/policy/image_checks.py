@@ -52,6 +52,7 @@ def _user(policy: ImagePolicy, facts: ImageFacts) -> CheckResult:
     return refuse(
         f"image runs as root ({shown})",
         "set a non-root USER in the Dockerfile (e.g. USER 65532:65532)",
+        code="image-user",
     )
 
 
@@ -68,13 +69,18 @@ def _secrets_in_env(policy: ImagePolicy, facts: ImageFacts) -> CheckResult:
     return refuse(
         f"environment variables look like secrets baked into the image: {', '.join(names)}",
         "pass secrets at run time (secret mounts or orchestrator secrets), never with ENV",
+        code="image-secrets",
     )
 
 
 def _healthcheck(policy: ImagePolicy, facts: ImageFacts) -> CheckResult:
     if not policy.require_healthcheck or facts.healthcheck:
         return PASS
-    return refuse("image has no HEALTHCHECK", "add a HEALTHCHECK instruction to the Dockerfile")
+    return refuse(
+        "image has no HEALTHCHECK",
+        "add a HEALTHCHECK instruction to the Dockerfile",
+        code="image-healthcheck",
+    )
 
 
 def _age(policy: ImagePolicy, facts: ImageFacts, now: datetime) -> CheckResult:
@@ -83,13 +89,16 @@ def _age(policy: ImagePolicy, facts: ImageFacts, now: datetime) -> CheckResult:
     max_age = format_duration(policy.max_age)
     hint = "rebuild the image on a current base"
     if facts.created is None:
-        return refuse(f"image has no creation time, so image.max_age {max_age} fails", hint)
+        return refuse(
+            f"image has no creation time, so image.max_age {max_age} fails", hint, code="image-age"
+        )
     created = as_utc(facts.created)
     if created + policy.max_age >= as_utc(now):
         return PASS
     return refuse(
         f"image is older than image.max_age {max_age} (created {created:%Y-%m-%dT%H:%M:%SZ})",
         hint,
+        code="image-age",
     )
 
 
@@ -103,6 +112,7 @@ def _add_from_url(policy: ImagePolicy, facts: ImageFacts) -> CheckResult:
     return refuse(
         f"image history adds files from a URL (ADD http(s)://…, step {', '.join(steps)})",
         "download with a pinned checksum (ADD --checksum=… or RUN curl + sha256sum), or COPY",
+        code="image-add-url",
     )
 
 
@@ -114,6 +124,7 @@ def _size(policy: ImagePolicy, facts: ImageFacts) -> CheckResult:
         f"image is {format_size(facts.size_bytes)}, larger than image.max_size"
         f" {format_size(limit)}",
         "slim the image (multi-stage build, smaller base, fewer layers)",
+        code="image-size",
     )
 
 
@@ -124,6 +135,7 @@ def _required_labels(policy: ImagePolicy, facts: ImageFacts) -> CheckResult:
     return refuse(
         f"image lacks required labels: {', '.join(missing)}",
         "add them with LABEL in the Dockerfile (or --label at build time)",
+        code="image-labels",
     )
 
 
@@ -136,10 +148,12 @@ def _trusted_base(policy: ImagePolicy, facts: ImageFacts) -> CheckResult:
         f" {BASE_NAME_LABEL} label"
     )
     if not base:
-        return refuse(f"base image unknown: label {BASE_NAME_LABEL} is not set", hint)
+        return refuse(
+            f"base image unknown: label {BASE_NAME_LABEL} is not set", hint, code="image-base"
+        )
     if any(is_trusted_base(base, prefix) for prefix in policy.trusted_bases):
         return PASS
-    return refuse(f"base image {base} is untrusted", hint)
+    return refuse(f"base image {base} is untrusted", hint, code="image-base")
 
 
 def is_trusted_base(base: str, prefix: str) -> bool:

@@ -22,10 +22,24 @@ class RuleAction(enum.Enum):
 
 
 class Action(enum.Enum):
-    """What the client is doing."""
+    """What the client is doing: every request kind of the distribution API is one."""
 
-    PULL = "pull"
-    PUSH = "push"
+    PULL = "pull"  # manifest GET or HEAD
+    PUSH = "push"  # manifest PUT
+    DELETE = "delete"  # manifest DELETE (by digest or tag)
+    READ_BLOB = "read-blob"  # blob GET: the bytes of a layer or config
+    STAT_BLOB = "stat-blob"  # blob HEAD: existence only (clients ask before uploading)
+    DELETE_BLOB = "delete-blob"
+    UPLOAD = "upload"  # blob upload sessions (start, chunks, finish, cancel, status)
+    MOUNT = "mount"  # the read side of a cross-repository mount: ``from`` is the repository
+    LIST_TAGS = "list-tags"
+    REFERRERS = "referrers"
+    CATALOG = "catalog"  # one repository's visibility in ``/v2/_catalog``
+
+    @property
+    def is_manifest(self) -> bool:
+        """Pull or push of manifest bytes: the actions decided on the manifest itself."""
+        return self in (Action.PULL, Action.PUSH)
 
 
 class Outcome(enum.Enum):

@@ -24,7 +24,7 @@ def check_scan(
                 f"scan {request.repository}@{request.digest} and publish the verdict"
                 " where gatekeeper looks for it"
             )
-            return refuse(missing, hint)
+            return refuse(missing, hint, code="scan-missing")
         return note(f"{missing}; allowed because scan.require_verdict is false")
     return _check_findings(policy, verdict, as_utc(request.now).date())
 
@@ -77,7 +77,7 @@ def _check_findings(policy: ScanPolicy, verdict: ScanVerdict, today: date) -> Ch
         " with a reason and an until date"
     )
     expired = _expired_ignores(policy, blocking, today)
-    return refuse(reason, hint, *expired)
+    return refuse(reason, hint, *expired, code="scan-vulnerable")
 
 
 def blocking_findings(

@@ -31,6 +31,7 @@ def _require_digest(tags: TagPolicy, request: AdmissionRequest) -> CheckResult:
     return refuse(
         "pull by tag is not allowed; pin by digest",
         f"pull {request.repository}@{request.digest} instead",
+        code="tag-digest-required",
     )
 
 
@@ -38,7 +39,11 @@ def _deny_globs(tags: TagPolicy, tag: str, request: AdmissionRequest) -> CheckRe
     for pattern in tags.deny:
         if tag_glob_matches(pattern, tag):
             hint = _pin_hint(request) if request.action is Action.PULL else "push a version tag"
-            return refuse(f"tag '{tag}' is not allowed (denied by pattern '{pattern}')", hint)
+            return refuse(
+                f"tag '{tag}' is not allowed (denied by pattern '{pattern}')",
+                hint,
+                code="tag-denied",
+            )
     return PASS
 
 
@@ -50,7 +55,9 @@ def _allow_regexes(tags: TagPolicy, tag: str, request: AdmissionRequest) -> Chec
         hint = _pin_hint(request)
     else:
         hint = f"push under a tag that matches {patterns}"
-    return refuse(f"tag '{tag}' matches none of the allowed patterns {patterns}", hint)
+    return refuse(
+        f"tag '{tag}' matches none of the allowed patterns {patterns}", hint, code="tag-not-allowed"
+    )
 
 
 def _immutable(tags: TagPolicy, tag: str, request: AdmissionRequest) -> CheckResult:
@@ -62,4 +69,5 @@ def _immutable(tags: TagPolicy, tag: str, request: AdmissionRequest) -> CheckRes
     return refuse(
         f"tag '{tag}' is immutable: it already points to {current}",
         f"push under a new tag instead of moving '{tag}'",
+        code="tag-immutable",
     )

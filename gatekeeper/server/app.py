@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 from multidict import CIMultiDict
 
+from gatekeeper.admission.admit import admit_request
 from gatekeeper.admission.deps import Deps
-from gatekeeper.errors import GatekeeperError, HttpError
-from gatekeeper.oci.routes import Kind, parse_route
-from gatekeeper.server import blobs, manifests
-from gatekeeper.server.enforce import refuse_denied_repository
+from gatekeeper.errors import GatekeeperError, HttpError, RouteDenied
+from gatekeeper.oci.routes import Kind, Route, parse_route
+from gatekeeper.policy.model import Action
+from gatekeeper.server import blobs, manifests, uploads
+from gatekeeper.server.catalog import catalog
+from gatekeeper.server.enforce import conclude, mark_start, refuse_unchecked
 from gatekeeper.server.errors import INFLIGHT, oci_errors, stamp_response
 from gatekeeper.server.inflight import InFlight
 from gatekeeper.server.passthrough import relay
-from gatekeeper.server.targets import resolve
+from gatekeeper.server.targets import Target, resolve
 
 log = logging.getLogger("gatekeeper.server")
 
@@ -28,6 +32,7 @@ def create_app(deps: Deps) -> web.Application:
     app[DEPS] = deps
     app[INFLIGHT] = InFlight()
     app.on_response_prepare.append(stamp_response)
+    app.on_response_prepare.append(_flush_decisions)
     app.router.add_route("GET", "/healthz", healthz)
     app.router.add_route("GET", "/readyz", readyz)
     app.router.add_route("*", "/v2", dispatch)
@@ -38,29 +43,70 @@ def create_app(deps: Deps) -> web.Application:
 
 async def dispatch(request: web.Request) -> web.StreamResponse:
     deps = request.app[DEPS]
+    mark_start(request)
     raw_path = request.raw_path.split("?", 1)[0]
     route = parse_route(raw_path, request.method)
-    target = resolve(
-        route,
-        request.method,
-        request.raw_path,
-        deps.upstream,
-        deps.namespaces,
-        deps.settings.mirror,
-    )
+    try:
+        target = resolve(
+            route,
+            request.method,
+            request.raw_path,
+            deps.upstream,
+            deps.namespaces,
+            deps.settings.mirror,
+        )
+    except RouteDenied as exc:
+        raise refuse_unchecked(
+            request,
+            deps,
+            _LOGGED_AS.get(route.kind, Action.PULL),
+            route.name,
+            route.reference,
+            "mirror-route",
+            exc.message.removeprefix("gatekeeper: "),
+        ) from None
     if target.namespace is not None:
         request["gatekeeper.namespace"] = target.namespace
-    admission_point = route.kind is Kind.MANIFEST and request.method in ("GET", "HEAD", "PUT")
-    if route.name and not admission_point:  # admission points decide (and log) themselves
-        refuse_denied_repository(deps.policies.current, target.repository, route.reference)
-    if route.kind is Kind.MANIFEST:
-        if request.method in ("GET", "HEAD"):
-            return await manifests.pull(request, route, target, deps)
-        if request.method == "PUT":
-            return await manifests.push(request, route, target, deps)
-    if route.kind is Kind.BLOB and request.method in ("GET", "HEAD"):
-        return await blobs.get_blob(request, route, target, deps)
-    return await relay(request, target)
+    handler = _HANDLERS.get((route.kind, request.method))
+    if handler is not None:
+        return await handler(request, route, target, deps)
+    if route.kind is Kind.CATALOG:
+        return await catalog(request, target, deps)
+    if route.kind is Kind.BASE:
+        return await relay(request, target)
+    action = _ACTIONS[route.kind]
+    admission = await admit_request(deps, action, target.repository, route.reference)
+    return await relay(request, target, warnings=conclude(request, deps, admission))
+
+
+Handler = Callable[[web.Request, Route, Target, Deps], Awaitable[web.StreamResponse]]
+# Every route kind with a repository is decided: by a handler that gathers its facts, or
+# (tag lists, referrers) on the request alone below. There is no undecided path.
+_HANDLERS: dict[tuple[Kind, str], Handler] = {
+    (Kind.MANIFEST, "GET"): manifests.pull,
+    (Kind.MANIFEST, "HEAD"): manifests.pull,
+    (Kind.MANIFEST, "PUT"): manifests.push,
+    (Kind.MANIFEST, "DELETE"): manifests.delete,
+    (Kind.BLOB, "GET"): blobs.blob,
+    (Kind.BLOB, "HEAD"): blobs.blob,
+    (Kind.BLOB, "DELETE"): blobs.blob,
+    (Kind.UPLOAD_START, "POST"): uploads.upload,
+    **{(Kind.UPLOAD, method): uploads.upload for method in ("GET", "PATCH", "PUT", "DELETE")},
+}
+_ACTIONS = {Kind.TAGS: Action.LIST_TAGS, Kind.REFERRERS: Action.REFERRERS}
+_LOGGED_AS = {
+    Kind.MANIFEST: Action.PULL,
+    Kind.BLOB: Action.READ_BLOB,
+    Kind.TAGS: Action.LIST_TAGS,
+    Kind.REFERRERS: Action.REFERRERS,
+    Kind.CATALOG: Action.CATALOG,
+}
+
+
+async def _flush_decisions(request: web.Request, response: web.StreamResponse) -> None:
+    # An audit log that lags the decisions it records is not one: a request's decision
+    # line reaches the OS before its response starts (lines still coalesce per response).
+    request.app[DEPS].decisions.flush()
 
 
 async def not_found(request: web.Request) -> web.StreamResponse:

@@ -1,37 +1,35 @@
-"""Blob reads: served only for blobs of a manifest admitted recently in that repository.
+"""Blob reads, existence checks and deletes, each decided before the upstream is asked.
 
-HEAD stays open (clients check for blobs before uploading them); dry-run never blocks, and
-neither does a rule that admits every manifest (gating could refuse nothing there).
-Upstream redirects (blob storage) are followed here so clients never need another host.
+A blob GET is served only when a manifest admitted in that repository lists it
+(``Action.READ_BLOB``); HEAD answers existence only (clients ask before uploading);
+dry-run never blocks. Upstream redirects (blob storage) are followed here so clients never
+need another host.
 """
 
 from __future__ import annotations
 
 from aiohttp import web
 
+from gatekeeper.admission.admit import admit_request
 from gatekeeper.admission.deps import Deps
-from gatekeeper.errors import Denied
 from gatekeeper.oci.routes import Route
-from gatekeeper.policy.model import Mode
+from gatekeeper.policy.model import Action
+from gatekeeper.server.enforce import conclude
 from gatekeeper.server.passthrough import relay
 from gatekeeper.server.targets import Target
 
+_ACTIONS = {"GET": Action.READ_BLOB, "HEAD": Action.STAT_BLOB, "DELETE": Action.DELETE_BLOB}
 
-async def get_blob(
+
+async def blob(
     request: web.Request, route: Route, target: Target, deps: Deps
 ) -> web.StreamResponse:
-    policy = deps.policies.current
+    action = _ACTIONS[request.method]
     digest = route.reference
-    rule = policy.match(target.repository)
-    gated = (
-        request.method == "GET"
-        and not (rule is not None and rule.admits_everything)
-        and policy.mode_for(rule) is Mode.ENFORCE
+    admission = await admit_request(deps, action, target.repository, digest, digest)
+    warnings = conclude(request, deps, admission)
+    if action is Action.DELETE_BLOB:
+        return await relay(request, target, warnings=warnings)
+    return await relay(
+        request, target, follow_redirects=True, blob_digest=digest, warnings=warnings
     )
-    if gated and not await deps.admissions.admitted(target.repository, digest, policy.fingerprint):
-        raise Denied(
-            f"gatekeeper: blob {digest} is not part of an image admitted in "
-            f"{target.repository} (fix: pull the image's manifest through gatekeeper first)",
-            {"rule": rule.name if rule else None, "digest": digest},
-        )
-    return await relay(request, target, follow_redirects=True, blob_digest=digest)

@@ -1,19 +1,20 @@
-"""Manifest pulls (GET/HEAD) and pushes (PUT): the admission points.
+"""Manifest pulls (GET/HEAD), pushes (PUT) and deletes: the admission points.
 
-A pull fetches the manifest once, checks the bytes, decides, and serves exactly those
-bytes; a HEAD is answered from the same fetch (real Content-Length and digest, no body).
+A pull fetches the manifest once, with a plain full GET, checks the bytes, decides, and
+serves exactly those bytes; a HEAD is answered from the same fetch (real Content-Length and
+digest, no body). Only a 200 from the upstream carries content that can be checked: a
+304, 206, 203 or redirect is never relayed, and client conditional or range headers are
+not forwarded (a 304 would answer without a decision, and is an existence oracle).
 """
 
 from __future__ import annotations
 
-import time
-
 from aiohttp import web
 from multidict import CIMultiDict
 
-from gatekeeper.admission.admit import Admission, admit, record
+from gatekeeper.admission.admit import admit_manifest, admit_request, gate_repository, record
 from gatekeeper.admission.deps import Deps
-from gatekeeper.errors import Denied, DigestInvalid
+from gatekeeper.errors import DigestInvalid, UpstreamProtocolError
 from gatekeeper.oci.digest import digest_of
 from gatekeeper.oci.manifest import parse_manifest
 from gatekeeper.oci.media_types import ACCEPT_ALL
@@ -22,24 +23,43 @@ from gatekeeper.policy.model import Action
 from gatekeeper.proxy.bodies import read_bounded
 from gatekeeper.proxy.headers import request_headers, response_headers
 from gatekeeper.proxy.stream import client_origin, stream_response
-from gatekeeper.server.client_info import client_of
-from gatekeeper.server.enforce import enforce
+from gatekeeper.server.enforce import conclude, refuse_unchecked
+from gatekeeper.server.passthrough import relay
 from gatekeeper.server.targets import Target
 
 _SERVED_BY_US = frozenset({"content-length", "content-type", "docker-content-digest"})
+# Conditional and range requests would let the upstream answer without the full bytes.
+_NOT_FORWARDED = (
+    "If-None-Match",
+    "If-Match",
+    "If-Modified-Since",
+    "If-Unmodified-Since",
+    "If-Range",
+    "Range",
+)
+# Upstream errors a client needs as they are (auth challenges, not found, rate limits,
+# outages): they carry no manifest, so relaying them serves nothing unchecked.
+_RELAYED_ERRORS = range(400, 600)
 
 
 async def pull(
     request: web.Request, route: Route, target: Target, deps: Deps
 ) -> web.StreamResponse:
-    started = time.perf_counter()
+    gate = gate_repository(deps, Action.PULL, target.repository, route.reference)
+    conclude(request, deps, gate, final=False)
     upstream = target.upstream
+    headers = request_headers(request.headers.items())
+    for name in _NOT_FORWARDED:
+        headers.popall(name, None)
     # Always GET, even for a HEAD: an honest HEAD needs the checked bytes' length and digest.
-    async with upstream.send(
-        "GET", target.raw_path_qs, request_headers(request.headers.items()), own=target.own
-    ) as response:
-        if response.status != 200:
+    async with upstream.send("GET", target.raw_path_qs, headers, own=target.own) as response:
+        if response.status in _RELAYED_ERRORS:
             return await stream_response(request, response, upstream.origin)
+        if response.status != 200:
+            raise UpstreamProtocolError(
+                f"upstream answered {response.status} to a manifest GET; only a full 200"
+                " can be checked"
+            )
         body = await read_bounded(
             response.content,
             response.content_length,
@@ -49,8 +69,8 @@ async def pull(
         content_type = response.headers.get("Content-Type")
         kept = response_headers(response.headers.items(), upstream.origin, client_origin(request))
         claimed = response.headers.get("Docker-Content-Digest")
-    digest = _checked_digest(body, route, claimed)
-    admission = await admit(
+    digest = _checked_digest(request, deps, target, body, route, claimed)
+    admission = await admit_manifest(
         deps,
         Action.PULL,
         target.repository,
@@ -60,27 +80,28 @@ async def pull(
         content_type,
         source=(target.upstream, route.name),
     )
-    warnings = _conclude(request, deps, admission, started)
+    warnings = conclude(request, deps, admission)
     await record(deps, admission)
-    headers: CIMultiDict[str] = CIMultiDict(
+    out: CIMultiDict[str] = CIMultiDict(
         (k, v) for k, v in kept.items() if k.lower() not in _SERVED_BY_US
     )
-    headers["Docker-Content-Digest"] = digest
-    headers["Content-Type"] = content_type or (
+    out["Docker-Content-Digest"] = digest
+    out["Content-Type"] = content_type or (
         admission.manifest.media_type if admission.manifest else "application/json"
     )
     for warning in warnings:
-        headers.add("Warning", warning)
+        out.add("Warning", warning)
     if request.method == "HEAD":
-        headers["Content-Length"] = str(len(body))
-        return web.Response(status=200, headers=headers)
-    return web.Response(status=200, body=body, headers=headers)
+        out["Content-Length"] = str(len(body))
+        return web.Response(status=200, headers=out)
+    return web.Response(status=200, body=body, headers=out)
 
 
 async def push(
     request: web.Request, route: Route, target: Target, deps: Deps
 ) -> web.StreamResponse:
-    started = time.perf_counter()
+    gate = gate_repository(deps, Action.PUSH, target.repository, route.reference)
+    conclude(request, deps, gate, final=False)
     limit = deps.settings.limits.manifest_bytes
     body = await read_bounded(request.content, request.content_length, limit, "manifest")
     digest = digest_of(body, route.digest.split(":")[0] if route.digest else "sha256")
@@ -91,7 +112,7 @@ async def push(
     rule = deps.policies.current.match(target.repository)
     if route.tag is not None and rule is not None and rule.tags.immutable:
         current = await _current_digest(request, route, target)
-    admission = await admit(
+    admission = await admit_manifest(
         deps,
         Action.PUSH,
         target.repository,
@@ -101,7 +122,7 @@ async def push(
         request.headers.get("Content-Type"),
         current_tag_digest=current,
     )
-    warnings = _conclude(request, deps, admission, started)
+    warnings = conclude(request, deps, admission)
     headers = request_headers(request.headers.items())
     headers.popall("Content-Length", None)
     async with target.upstream.send("PUT", target.raw_path_qs, headers, body) as response:
@@ -109,27 +130,45 @@ async def push(
         return await stream_response(request, response, target.upstream.origin, extra)
 
 
-def _conclude(request: web.Request, deps: Deps, admission: Admission, started: float) -> list[str]:
-    """Log the decision, then enforce it (raise DENIED) or return Warning headers."""
-    elapsed = (time.perf_counter() - started) * 1000
-    deps.decisions.write(admission.request, admission.decision, client_of(request), elapsed)
-    return enforce(admission.decision, admission.request.digest, admission.request.reference)
+async def delete(
+    request: web.Request, route: Route, target: Target, deps: Deps
+) -> web.StreamResponse:
+    admission = await admit_request(deps, Action.DELETE, target.repository, route.reference)
+    warnings = conclude(request, deps, admission)
+    return await relay(request, target, warnings=warnings)
 
 
-def _checked_digest(body: bytes, route: Route, claimed: str | None) -> str:
+def _checked_digest(
+    request: web.Request,
+    deps: Deps,
+    target: Target,
+    body: bytes,
+    route: Route,
+    claimed: str | None,
+) -> str:
     """Digest the bytes ourselves; refuse if they are not what was asked or announced."""
     algorithm = route.digest.split(":", 1)[0] if route.digest else "sha256"
     digest = digest_of(body, algorithm)
     if route.digest is not None and digest != route.digest:
-        raise Denied(
-            f"gatekeeper: integrity: upstream sent a manifest with digest {digest} "
-            f"for {route.digest}",
+        raise refuse_unchecked(
+            request,
+            deps,
+            Action.PULL,
+            target.repository,
+            route.reference,
+            "integrity",
+            f"integrity: upstream sent a manifest with digest {digest} for {route.digest}",
             {"requested": route.digest, "received": digest},
         )
     if claimed and claimed.split(":", 1)[0] == algorithm and claimed != digest:
-        raise Denied(
-            f"gatekeeper: integrity: upstream announced {claimed} but sent bytes "
-            f"with digest {digest}",
+        raise refuse_unchecked(
+            request,
+            deps,
+            Action.PULL,
+            target.repository,
+            route.reference,
+            "integrity",
+            f"integrity: upstream announced {claimed} but sent bytes with digest {digest}",
             {"announced": claimed, "received": digest},
         )
     return digest
@@ -138,16 +177,21 @@ def _checked_digest(body: bytes, route: Route, claimed: str | None) -> str:
 async def _current_digest(request: web.Request, route: Route, target: Target) -> str | None:
     """What the pushed tag points at now (for immutable tags), via HEAD upstream."""
     headers = request_headers(request.headers.items())
-    headers.popall("Content-Length", None)
-    headers.popall("Content-Type", None)
-    headers.popall("Accept", None)
+    for name in ("Content-Length", "Content-Type", "Accept", *_NOT_FORWARDED):
+        headers.popall(name, None)
     headers["Accept"] = ACCEPT_ALL
     async with target.upstream.send("HEAD", target.raw_path_qs, headers) as response:
         if response.status == 404:
             return None
         if response.status != 200:
-            raise Denied(
-                f"gatekeeper: cannot tell what tag {route.tag} points at "
-                f"(upstream answered {response.status})"
+            raise UpstreamProtocolError(
+                f"cannot tell what tag {route.tag} points at (upstream answered"
+                f" {response.status}); immutable tags are checked before a push"
             )
-        return response.headers.get("Docker-Content-Digest")
+        current = response.headers.get("Docker-Content-Digest")
+        if current is None:
+            # Without it the tag would look new and could move: fail closed.
+            raise UpstreamProtocolError(
+                f"cannot tell what tag {route.tag} points at (no Docker-Content-Digest)"
+            )
+        return current

@@ -1,7 +1,9 @@
-"""Requests that need no admission (uploads, tags, catalog, referrers, blob HEAD) stream
-through unchanged, except for ``Location`` pointing back at gatekeeper."""
+"""Requests decided on the request alone (uploads, tags, referrers, blobs, deletes) stream
+through once their decision allows them, with ``Location`` pointing back at gatekeeper."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from aiohttp import web
 
@@ -18,24 +20,28 @@ async def relay(
     *,
     follow_redirects: bool = False,
     blob_digest: str | None = None,
+    warnings: Sequence[str] = (),
+    path_qs: str | None = None,
 ) -> web.StreamResponse:
-    """Forward ``request`` as is and stream the answer back.
+    """Forward ``request`` and stream the answer back.
 
     ``blob_digest``: the blob asked for; when the body came from a redirect target (blob
     storage rarely sends ``Docker-Content-Digest``), the header is added as the spec wants.
+    ``warnings``: dry-run ``Warning`` values for the response. ``path_qs``: what to ask the
+    upstream for, when the caller rewrote the query (mounts); the target's otherwise.
     """
     headers = request_headers(request.headers.items())
     data = request.content if request.method in _BODY_METHODS and request.body_exists else None
     upstream = target.upstream
     async with upstream.send(
         request.method,
-        target.raw_path_qs,
+        path_qs or target.raw_path_qs,
         headers,
         data,
         follow_redirects=follow_redirects,
         own=target.own,
     ) as response:
-        extra = []
+        extra = [("Warning", warning) for warning in warnings]
         if (
             blob_digest
             and response.status == 200

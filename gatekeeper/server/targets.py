@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode
 
 from gatekeeper.config import DEFAULT_NAMESPACE
-from gatekeeper.errors import Denied, HttpError
+from gatekeeper.errors import HttpError, RouteDenied
 from gatekeeper.oci.routes import Route
 from gatekeeper.upstream.client import Upstream
 
@@ -46,14 +46,17 @@ def resolve(
         )
     path, _, query = raw_path_qs.partition("?")
     params = parse_qsl(query, keep_blank_values=True)
-    namespace = next((v for k, v in params if k == "ns"), None)
+    given = [v for k, v in params if k == "ns"]
+    if len(given) > 1:
+        raise RouteDenied("gatekeeper: the 'ns' parameter may be given only once")
+    namespace = given[0] if given else None
     upstream = default
     if namespace is not None:
         namespace = namespace.lower()
         found = namespaces.get(namespace)
         if found is None:
             known = ", ".join(sorted(namespaces)) or "none"
-            raise Denied(
+            raise RouteDenied(
                 f"gatekeeper: registry {namespace[:100]!r} is not mirrored here "
                 f"(mirrored: {known})",
                 {"namespace": namespace},
@@ -64,4 +67,20 @@ def resolve(
     qualified = route.name
     if namespace not in (None, DEFAULT_NAMESPACE) and route.name:
         qualified = f"{namespace}/{route.name}"
+    elif _names_a_registry(route.name):
+        # Docker Hub names never start with a host; fetched from the Docker Hub route but
+        # judged by a rule written for that host (ghcr.io/acme/**), it would be admitted
+        # under the wrong registry's policy.
+        raise RouteDenied(
+            f"gatekeeper: {route.name[:100]!r} names another registry; mirror clients send"
+            " it as ?ns=<registry> with the name inside that registry",
+            {"name": route.name[:100]},
+        )
     return Target(upstream, qualified, namespace, raw_path_qs, own=True)
+
+
+def _names_a_registry(name: str) -> bool:
+    """True when the first component is a host (``ghcr.io``, ``localhost``, ``host:5000``),
+    as in docker's reference parsing (``distribution/reference.splitDockerDomain``)."""
+    first, slash, _ = name.partition("/")
+    return bool(slash) and ("." in first or ":" in first or first == "localhost")

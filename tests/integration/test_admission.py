@@ -269,7 +269,9 @@ def test_dry_run_warns_logs_and_lets_through(
     logged = [d for d in decisions(dry_gate) if d["repository"] == repo]
     assert {d["outcome"] for d in logged} == {"would-deny"}
     assert {d["mode"] for d in logged} == {"dry-run"}
-    assert {d["action"] for d in logged} == {"pull", "push"}
+    # The blob of the would-deny image is a would-deny too: dry-run logs what enforce refuses.
+    assert {d["action"] for d in logged} == {"pull", "push", "read-blob"}
+    assert all(d["codes"] for d in logged)
 
 
 def test_evaluate_exit_codes(tmp_path: Path, registry: Process, policy_file: Path) -> None:

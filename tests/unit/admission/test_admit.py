@@ -10,7 +10,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from gatekeeper.admission.admit import admit, record
+from gatekeeper.admission.admit import admit_manifest, record
 from gatekeeper.admission.decision_log import DecisionLog
 from gatekeeper.admission.deps import Deps
 from gatekeeper.admission.evidence import Gatherers, Subject
@@ -77,23 +77,23 @@ async def test_evidence_decides_and_allowed_pulls_open_their_blobs(
 ) -> None:
     images = CountingImages(ImageFacts(user="1000"))
     deps = deps_with(tmp_path, session, images)
-    admission = await admit(deps, Action.PULL, "team/app", "1.0.0", DIGEST, MANIFEST, None)
+    admission = await admit_manifest(deps, Action.PULL, "team/app", "1.0.0", DIGEST, MANIFEST, None)
     assert admission.decision.outcome is Outcome.ALLOW
     assert images.calls == 1
     await record(deps, admission)
-    assert await deps.admissions.admitted("team/app", LAYER, deps.policies.current.fingerprint)
+    assert await deps.admissions.blob_opened("team/app", LAYER, deps.policies.current.fingerprint)
     rooted = deps_with(tmp_path, session, CountingImages(ImageFacts(user="root")))
-    refused = await admit(rooted, Action.PULL, "team/app", "1.0.0", DIGEST, MANIFEST, None)
+    refused = await admit_manifest(rooted, Action.PULL, "team/app", "1.0.0", DIGEST, MANIFEST, None)
     assert refused.decision.outcome is Outcome.DENY
     await record(rooted, refused)
-    assert not await rooted.admissions.admitted(
+    assert not await rooted.admissions.blob_opened(
         "team/app", LAYER, rooted.policies.current.fingerprint
     )
 
 
 async def test_push_gathers_no_evidence(tmp_path: Path, session: aiohttp.ClientSession) -> None:
     images = CountingImages(ImageFacts(user="root"))
-    admission = await admit(
+    admission = await admit_manifest(
         deps_with(tmp_path, session, images),
         Action.PUSH,
         "team/app",
@@ -111,7 +111,7 @@ async def test_a_broken_check_refuses_instead_of_crashing(
 ) -> None:
     # A gatherer handing back the wrong kind of value makes the check itself fail.
     images = CountingImages(object())
-    admission = await admit(
+    admission = await admit_manifest(
         deps_with(tmp_path, session, images),
         Action.PULL,
         "team/app",
@@ -129,7 +129,9 @@ async def test_unparseable_manifest_is_a_refusal(
 ) -> None:
     deps = deps_with(tmp_path, session, CountingImages(ImageFacts(user="1000")))
     body = b'{"schemaVersion": 1}'
-    admission = await admit(deps, Action.PULL, "team/app", "1.0.0", sha256_digest(body), body, None)
+    admission = await admit_manifest(
+        deps, Action.PULL, "team/app", "1.0.0", sha256_digest(body), body, None
+    )
     assert admission.decision.outcome is Outcome.DENY
     assert "schema 1" in admission.decision.reasons[0]
     assert admission.manifest is None

@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from gatekeeper.policy.artifacts import ManifestClass
 from gatekeeper.policy.decide import decide
 from gatekeeper.policy.decision import Decision
 from gatekeeper.policy.evidence import (
@@ -66,6 +67,8 @@ def request(
     repository: str = "team/app",
     subject: str | None = None,
     current: str | None = None,
+    kind: ManifestClass = ManifestClass.IMAGE,
+    inherited_from: str | None = None,
 ) -> AdmissionRequest:
     return AdmissionRequest(
         action=action,
@@ -76,6 +79,8 @@ def request(
         now=NOW,
         subject=subject,
         current_tag_digest=current,
+        manifest_class=kind,
+        inherited_from=inherited_from,
     )
 
 
@@ -134,6 +139,7 @@ def test_no_matching_rule_denies(action: Action) -> None:
         Mode.DRY_RUN,
         ("no policy rule matches repository other/x",),
         ("add a rule for other/x to the policy",),
+        ("no-rule",),
     )
 
 
@@ -301,17 +307,70 @@ STRICT = rule(
 )
 
 
-@pytest.mark.parametrize("action", list(Action), ids=lambda a: a.value)
-def test_artifact_skips_tag_and_evidence_checks(action: Action) -> None:
-    sig_tag = "sha256-" + "c" * 64 + ".sig"
+SIG_TAG = "sha256-" + "c" * 64 + ".sig"
+
+
+@pytest.mark.parametrize("action", [Action.PULL, Action.PUSH], ids=lambda a: a.value)
+@pytest.mark.parametrize("kind", [ManifestClass.ARTIFACT, ManifestClass.ARTIFACT_INDEX])
+def test_artifacts_under_artifact_tags_skip_tag_and_evidence_checks(
+    action: Action, kind: ManifestClass
+) -> None:
     decision = decide(
-        policy(STRICT), request(sig_tag, action=action, subject="sha256:" + "c" * 64), Evidence()
+        policy(STRICT),
+        request(SIG_TAG, action=action, subject="sha256:" + "c" * 64, kind=kind),
+        Evidence(),
     )
     assert summary(decision) == (
         Outcome.ALLOW,
         "strict",
-        (f"artifact attached to sha256:{'c' * 64}: tag and evidence checks apply to its subject",),
+        (f"{kind.value} under artifact tag {SIG_TAG}: not runnable",),
     )
+
+
+@pytest.mark.parametrize("action", [Action.PULL, Action.PUSH], ids=lambda a: a.value)
+@pytest.mark.parametrize("kind", [ManifestClass.IMAGE, ManifestClass.INDEX])
+def test_runnable_manifests_never_sit_under_artifact_tags(
+    action: Action, kind: ManifestClass
+) -> None:
+    decision = decide(policy(STRICT), request(SIG_TAG, action=action, kind=kind), Evidence())
+    assert decision.outcome is Outcome.DENY
+    assert decision.codes == ("artifact-tag-runnable",)
+
+
+@pytest.mark.parametrize("action", [Action.PULL, Action.PUSH], ids=lambda a: a.value)
+def test_a_subject_does_not_exempt_a_runnable_image(action: Action) -> None:
+    # The review's finding 1: an unsigned image under `latest` with a subject field.
+    decision = decide(policy(STRICT), request("latest", action=action, subject=OTHER), Evidence())
+    assert decision.outcome is Outcome.DENY
+    assert "tag-not-allowed" in decision.codes
+
+
+def test_artifacts_under_ordinary_tags_obey_tag_rules_but_need_no_evidence() -> None:
+    sbom = ManifestClass.ARTIFACT
+    denied = decide(policy(STRICT), request("latest", action=Action.PUSH, kind=sbom), Evidence())
+    assert denied.codes == ("tag-not-allowed",)
+    allowed = decide(policy(STRICT), request("v1.2.3", action=Action.PUSH, kind=sbom), Evidence())
+    assert allowed.outcome is Outcome.ALLOW
+
+
+def test_index_child_inherits_signature_but_not_its_own_verdict() -> None:
+    child = request(DIGEST, inherited_from=OTHER)
+    critical = ScanEvidence(
+        ScanVerdict(DIGEST, "trivy", NOW, (Finding("CVE-1", "openssl", "1", "2", "CRITICAL"),))
+    )
+    refused = decide(policy(STRICT), child, Evidence(scan=critical))
+    assert refused.codes == ("scan-vulnerable",)
+    no_verdict = decide(policy(STRICT), child, Evidence(scan=ScanEvidence(None)))
+    assert no_verdict.outcome is Outcome.ALLOW
+    not_gathered = decide(policy(STRICT), child, Evidence())
+    assert not_gathered.codes == ("evidence-unavailable",)
+
+
+def test_unparseable_manifests_are_refused() -> None:
+    broken = replace(request(), manifest_class=None, problem="not JSON")
+    decision = decide(policy(STRICT), broken, Evidence())
+    assert decision.codes == ("manifest-invalid",)
+    assert decision.reasons == ("manifest cannot be checked: not JSON",)
 
 
 def test_artifact_under_deny_rule_is_denied() -> None:

@@ -1,11 +1,9 @@
 from __future__ import annotations
 
-import pytest
-
 from gatekeeper.errors import Denied
 from gatekeeper.policy.decision import Decision
 from gatekeeper.policy.model import Mode, Outcome
-from gatekeeper.server.enforce import enforce, refusal, warning_headers
+from gatekeeper.server.enforce import refusal, warning_headers
 
 DIGEST = "sha256:" + "c" * 64
 DENY = Decision(
@@ -14,9 +12,8 @@ DENY = Decision(
 
 
 def test_enforced_deny_raises_a_readable_denied_error() -> None:
-    with pytest.raises(Denied) as caught:
-        enforce(DENY, DIGEST, "latest")
-    error = caught.value
+    error = refusal(DENY, DIGEST, "latest")
+    assert isinstance(error, Denied)
     assert error.status == 403 and error.code == "DENIED"
     assert error.message == (
         "gatekeeper: team-apps: tag 'latest' is not allowed (fix: pin by digest)"
@@ -25,6 +22,7 @@ def test_enforced_deny_raises_a_readable_denied_error() -> None:
         "rule": "team-apps",
         "reasons": ["tag 'latest' is not allowed"],
         "hints": ["pin by digest"],
+        "codes": [],
         "digest": DIGEST,
         "reference": "latest",
     }
@@ -32,18 +30,21 @@ def test_enforced_deny_raises_a_readable_denied_error() -> None:
 
 def test_dry_run_deny_is_a_warning_only() -> None:
     dry = Decision(Outcome.DENY, "team-apps", Mode.DRY_RUN, ('tag "x" bad',))
-    assert enforce(dry, DIGEST, "x") == [
-        '299 - "gatekeeper: would deny: team-apps: tag \\"x\\" bad"'
-    ]
+    assert warning_headers(dry) == ['299 - "gatekeeper: would deny: team-apps: tag \\"x\\" bad"']
     assert dry.log_outcome == "would-deny"
 
 
 def test_allow_has_no_warning() -> None:
     allow = Decision(Outcome.ALLOW, "r", Mode.ENFORCE)
-    assert enforce(allow, DIGEST, "v1") == []
     assert warning_headers(allow) == []
 
 
 def test_no_rule_message() -> None:
     decision = Decision(Outcome.DENY, None, Mode.ENFORCE, ("no policy rule matches x",))
     assert refusal(decision, DIGEST, "v1").message.startswith("gatekeeper: no matching rule:")
+
+
+def test_long_warnings_end_with_an_ellipsis() -> None:
+    dry = Decision(Outcome.DENY, "r", Mode.DRY_RUN, ("x" * 1000,))
+    (warning,) = warning_headers(dry)
+    assert warning.endswith('..."') and len(warning) < 480

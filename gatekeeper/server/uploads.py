@@ -1,0 +1,67 @@
+"""Blob uploads, and the cross-repository mounts that start one.
+
+An upload writes to the target repository (``Action.UPLOAD``). A mount
+(``POST …/blobs/uploads/?mount=<digest>&from=<repository>``) is also a READ of the ``from``
+repository (``Action.MOUNT``): without that second decision a client could copy any blob
+out of a repository it may not read into one it may. A refused mount is not an error the
+client has to handle: it becomes a plain upload session (202), as when a registry cannot
+mount (distribution-spec "Mounting a blob from another repository"), and is logged.
+
+The query the upstream sees is rebuilt from what was decided on: a repeated ``mount`` or
+``from`` (which the upstream might read differently) is refused, and ``mount`` without
+``from`` is dropped (registries that search every repository for it would mount from
+anywhere).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl, urlencode
+
+from aiohttp import web
+
+from gatekeeper.admission.admit import admit_request
+from gatekeeper.admission.deps import Deps
+from gatekeeper.errors import HttpError
+from gatekeeper.oci.grammar import check_digest, check_name
+from gatekeeper.oci.routes import Route
+from gatekeeper.policy.model import Action
+from gatekeeper.server.enforce import conclude, log_decision
+from gatekeeper.server.passthrough import relay
+from gatekeeper.server.targets import Target
+
+_MOUNT_KEYS = ("mount", "from")
+
+
+async def upload(
+    request: web.Request, route: Route, target: Target, deps: Deps
+) -> web.StreamResponse:
+    admission = await admit_request(deps, Action.UPLOAD, target.repository, route.reference)
+    warnings = conclude(request, deps, admission)
+    path_qs = None
+    if request.method == "POST":
+        path_qs, mount_warnings = await _mount(request, target, deps)
+        warnings += mount_warnings
+    return await relay(request, target, warnings=warnings, path_qs=path_qs)
+
+
+async def _mount(request: web.Request, target: Target, deps: Deps) -> tuple[str, list[str]]:
+    """The upstream path and query for an upload start, with the mount decided."""
+    path, _, query = target.raw_path_qs.partition("?")
+    params = parse_qsl(query, keep_blank_values=True)
+    for key in _MOUNT_KEYS:
+        if sum(1 for name, _ in params if name == key) > 1:
+            raise HttpError("UNSUPPORTED", 400, f"the '{key}' parameter may be given only once")
+    values = dict(params)
+    digest, source = values.get("mount"), values.get("from")
+    warnings: list[str] = []
+    kept = [(k, v) for k, v in params if k not in _MOUNT_KEYS]
+    if digest is not None and source is not None:
+        check_digest(digest)
+        check_name(source)
+        admission = await admit_request(deps, Action.MOUNT, source, digest, digest)
+        if admission.decision.refused:
+            log_decision(request, deps, admission)  # a plain upload session instead
+        else:
+            warnings = conclude(request, deps, admission)
+            kept = [*kept, ("mount", digest), ("from", source)]
+    return path + ("?" + urlencode(kept) if kept else ""), warnings
