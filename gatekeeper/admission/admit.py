@@ -31,6 +31,8 @@ from gatekeeper.upstream.client import Upstream
 
 log = logging.getLogger("gatekeeper.admission")
 
+_INHERITED_KINDS = frozenset({EvidenceKind.SCAN, EvidenceKind.IMAGE})
+
 
 @dataclass(frozen=True, slots=True)
 class Admission:
@@ -121,7 +123,8 @@ async def admit_manifest(
     )
     evidence = Evidence()
     if rule is not None and _needs_evidence(request):
-        kinds = frozenset({EvidenceKind.SCAN}) if inherited_from is not None else None
+        # An inherited child keeps its index's signature; its own verdict and config count.
+        kinds = _INHERITED_KINDS if inherited_from is not None else None
         upstream, name = source or (deps.upstream, repository)
         subject = Subject(repository, digest, manifest, body, upstream, name)
         evidence = await gather(rule, subject, deps.gatherers, kinds)

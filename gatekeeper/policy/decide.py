@@ -15,13 +15,14 @@ only the first, each with a hint and a stable reason code.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from gatekeeper.policy.artifacts import artifact_tag_subject
 from gatekeeper.policy.checks import PASS, CheckResult, note, refuse
 from gatekeeper.policy.decision import Decision
 from gatekeeper.policy.evidence import AdmissionRequest, Evidence
 from gatekeeper.policy.evidence_checks import check_evidence
 from gatekeeper.policy.model import Action, EvidenceKind, Outcome, Policy, Rule, RuleAction
-from gatekeeper.policy.scan_checks import check_scan
 from gatekeeper.policy.tag_checks import check_tags
 
 _NO_EVIDENCE = Evidence()
@@ -127,24 +128,31 @@ def _manifest(rule: Rule, request: AdmissionRequest, evidence: Evidence) -> Chec
 def _inherited(rule: Rule, request: AdmissionRequest, evidence: Evidence) -> CheckResult:
     """A child pulled by digest after its index passed this rule.
 
-    The index's signature covers the digests it lists, and its image checks already read
-    every platform; a vulnerability verdict about the child itself still counts.
+    The index's signature covers the digests it lists, so signatures are inherited.
+    Nothing else is: a vulnerability verdict about the child itself still counts, and its
+    image config is checked again (an index may list children it was not image-checked
+    through, such as ``unknown/unknown`` attestation entries).
     """
     parent = request.inherited_from
     result = note(f"listed by index {parent}, admitted earlier: its signature covers this")
+    if rule.image is not None:
+        result += _own(rule, request, evidence, EvidenceKind.IMAGE)
     if rule.scan is None:
         return result
-    scan = evidence.scan
-    if scan is None:
-        return result + refuse(
-            "scan evidence could not be gathered",
-            "gatekeeper fails closed when it cannot gather evidence: check its log and the"
-            " upstream registry, then retry",
-            code="evidence-unavailable",
-        )
-    if scan.verdict is None:
+    if evidence.scan is not None and evidence.scan.verdict is None:
         return result + note(f"no verdict of its own: index {parent}'s verdict passed")
-    return result + check_scan(rule.scan, scan, request)
+    return result + _own(rule, request, evidence, EvidenceKind.SCAN)
+
+
+def _own(
+    rule: Rule, request: AdmissionRequest, evidence: Evidence, kind: EvidenceKind
+) -> CheckResult:
+    """The evidence check of one ``kind``, as :func:`check_evidence` makes it."""
+    if kind is EvidenceKind.IMAGE:
+        only = replace(rule, signatures=None, scan=None)
+    else:
+        only = replace(rule, signatures=None, image=None)
+    return check_evidence(only, request, evidence)
 
 
 def _delete_manifest(rule: Rule, request: AdmissionRequest) -> CheckResult:
