@@ -30,7 +30,7 @@ from cachetools import TTLCache
 
 from gatekeeper.admission.evidence import Subject
 from gatekeeper.gatherers.artifacts import ArtifactKind, Discovery, RegistryArtifacts
-from gatekeeper.gatherers.materials import Materials
+from gatekeeper.gatherers.materials import compiled_material
 from gatekeeper.gatherers.vuln_predicate import (
     SOURCE_PREFIX,
     VULN_PREDICATE,
@@ -45,7 +45,7 @@ from gatekeeper.scans.gatherer import Found
 from gatekeeper.state.singleflight import SingleFlight
 from gatekeeper.trust.attestations import DSSE_MEDIA_TYPE, evaluate_attestations
 from gatekeeper.trust.limits import DEFAULT_LIMITS, TrustLimits
-from gatekeeper.trust.material import TrustMaterial, load_trust_material, trust_scope
+from gatekeeper.trust.material import TrustMaterial, trust_scope
 from gatekeeper.trust.verify import problem_line
 from gatekeeper.upstream.client import Upstream
 
@@ -71,7 +71,6 @@ class RegistryAttestations:
         limits: TrustLimits = DEFAULT_LIMITS,
         negative_ttl: float = 10.0,
         max_entries: int = 10_000,
-        load_material: Callable[[SignaturePolicy], TrustMaterial] = load_trust_material,
         clock: Callable[[], datetime] = _utcnow,
     ) -> None:
         self._artifacts = RegistryArtifacts(upstream, limits.max_candidates)
@@ -83,7 +82,6 @@ class RegistryAttestations:
             max_bundle_bytes=limits.max_attestation_bytes,
         )
         self._limits = limits
-        self._materials = Materials(load_material)
         self._clock = clock
         self._misses: TTLCache[tuple[str, str], Found] = TTLCache(max_entries, negative_ttl)
         self._flights: SingleFlight[tuple[str, str], Found] = SingleFlight()
@@ -95,7 +93,7 @@ class RegistryAttestations:
         """The newest trusted vulnerability verdict attested for ``subject``."""
         if signatures is None:
             return Found(None, NO_SIGNERS)
-        material = await self._materials.get(signatures)
+        material = compiled_material(signatures)
         scope = trust_scope(signatures, material)
         key = (subject.digest, scope)
         missed = self._misses.get(key)
@@ -109,10 +107,9 @@ class RegistryAttestations:
         """Verdicts of other sources: yes; ours: only under the trust they were verified in."""
         if not verdict.source.startswith(SOURCE_PREFIX):
             return True
-        if signatures is None:
+        if signatures is None or signatures.material is None:
             return False
-        material = await self._materials.get(signatures)
-        return verdict.source.endswith(scope_suffix(trust_scope(signatures, material)))
+        return verdict.source.endswith(scope_suffix(trust_scope(signatures, signatures.material)))
 
     async def _verify(
         self, subject: Subject, signatures: SignaturePolicy, material: TrustMaterial, scope: str

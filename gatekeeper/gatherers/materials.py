@@ -1,36 +1,21 @@
-"""Trust material per SignaturePolicy for the gatherers: loaded off the event loop, kept briefly.
+"""The trust material a gatherer verifies with: exactly what the policy compiled.
 
-Loading reads key files and a trusted root (file I/O and parsing), so it runs in a thread;
-keeping it ``ttl`` seconds lets a replaced key file take effect without a policy reload.
+Key files and trusted roots are read and parsed once, when the policy is compiled
+(:mod:`gatekeeper.policy.trust_files`); a changed file reaches the gate by a policy reload,
+which the policy store triggers when it sees the file change. Nothing re-reads them per
+request, so the material in use is the one the policy fingerprint names.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
-
-from cachetools import TTLCache
-
 from gatekeeper.policy.model import SignaturePolicy
-from gatekeeper.trust.material import TrustMaterial, load_trust_material
+from gatekeeper.trust.errors import TrustError
+from gatekeeper.trust.material import TrustMaterial
 
 
-class Materials:
-    """``await materials.get(policy)`` → the policy's TrustMaterial (TrustError if unusable)."""
-
-    def __init__(
-        self,
-        load: Callable[[SignaturePolicy], TrustMaterial] = load_trust_material,
-        *,
-        ttl: float = 60.0,
-        max_entries: int = 256,
-    ) -> None:
-        self._load = load
-        self._cache: TTLCache[SignaturePolicy, TrustMaterial] = TTLCache(max_entries, ttl)
-
-    async def get(self, policy: SignaturePolicy) -> TrustMaterial:
-        material = self._cache.get(policy)
-        if material is None:
-            material = await asyncio.to_thread(self._load, policy)
-            self._cache[policy] = material
-        return material
+def compiled_material(policy: SignaturePolicy) -> TrustMaterial:
+    """``policy.material``; TrustError (evidence not gathered: deny) when it has none."""
+    if policy.material is None:
+        # Only a SignaturePolicy built by hand lacks it; trusting nothing is fail-closed.
+        raise TrustError("the signature policy carries no trust material (not compiled)")
+    return policy.material

@@ -18,21 +18,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from cachetools import TTLCache
 
 from gatekeeper.admission.evidence import Subject
 from gatekeeper.gatherers.artifacts import ArtifactKind, RegistryArtifacts
-from gatekeeper.gatherers.materials import Materials
+from gatekeeper.gatherers.materials import compiled_material
 from gatekeeper.policy.evidence import SignatureEvidence
 from gatekeeper.policy.model import SignaturePolicy
 from gatekeeper.state.singleflight import SingleFlight
 from gatekeeper.trust.bundles import COSIGN_SIGN_PREDICATE
 from gatekeeper.trust.cosign_legacy import SIMPLE_SIGNING_MEDIA_TYPE
 from gatekeeper.trust.limits import DEFAULT_LIMITS, TrustLimits
-from gatekeeper.trust.material import TrustMaterial, load_trust_material
+from gatekeeper.trust.material import TrustMaterial
 from gatekeeper.trust.verify import evaluate_signatures
 from gatekeeper.upstream.client import Upstream
 
@@ -57,7 +56,6 @@ class RegistrySignatures:
         *,
         limits: TrustLimits = DEFAULT_LIMITS,
         cache: SignatureCacheConfig = SignatureCacheConfig(),
-        load_material: Callable[[SignaturePolicy], TrustMaterial] = load_trust_material,
     ) -> None:
         self._artifacts = RegistryArtifacts(upstream, limits.max_candidates)
         self._kind = ArtifactKind(
@@ -68,7 +66,6 @@ class RegistrySignatures:
             max_bundle_bytes=limits.max_bundle_bytes,
         )
         self._limits = limits
-        self._materials = Materials(load_material)
         self._positive: TTLCache[CacheKey, SignatureEvidence] = TTLCache(
             cache.max_entries, cache.positive_ttl
         )
@@ -79,7 +76,7 @@ class RegistrySignatures:
         self.verifications = 0  # how many times artifacts were fetched and verified
 
     async def __call__(self, subject: Subject, policy: SignaturePolicy) -> SignatureEvidence:
-        material = await self._materials.get(policy)
+        material = compiled_material(policy)  # parsed with the policy, never re-read here
         key = (subject.digest, material.fingerprint, policy)
         cached = self._positive.get(key) or self._negative.get(key)
         if cached is not None:

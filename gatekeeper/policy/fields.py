@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
+from gatekeeper.policy.files import FileStamp
 from gatekeeper.policy.yamldoc import PathKey, Reporter
 
 T = TypeVar("T")
@@ -24,7 +25,8 @@ class Context:
 
     reporter: Reporter
     base: Path  # the policy file's directory
-    trust_files: dict[Path, bytes] = field(default_factory=dict)  # read for the fingerprint
+    # key and trusted root files named, each stamped before it was read (watched for changes)
+    trust_files: dict[Path, FileStamp | None] = field(default_factory=dict)
 
     def problem(self, path: PathKey, message: str) -> None:
         self.reporter.add(path, message)

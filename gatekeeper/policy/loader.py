@@ -6,18 +6,21 @@ first matching rule of the first file wins. ``mode`` may be set in any number of
 but every file that sets it must agree; when none sets it the policy enforces.
 
 Every problem in every file is collected before anything is refused, each as
-``FILE:LINE: KEY.PATH: message``, and raised together as :class:`PolicyError`.
+``FILE:LINE: KEY.PATH: message``, and raised together as :class:`PolicyError`. Key files
+and trusted roots are parsed here too (:mod:`gatekeeper.policy.trust_files`), and the
+fingerprint is taken over the compiled result (:mod:`gatekeeper.policy.fingerprint`).
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from gatekeeper.errors import ConfigError
 from gatekeeper.policy.fields import Context
+from gatekeeper.policy.files import FileStamp, WatchedFile
+from gatekeeper.policy.fingerprint import policy_fingerprint
 from gatekeeper.policy.model import Mode, Policy
 from gatekeeper.policy.rules import CompiledFile, compile_file
 from gatekeeper.policy.schema import schema_problems, schema_validator
@@ -27,10 +30,15 @@ POLICY_SUFFIXES = (".yaml", ".yml")
 
 
 class PolicyError(ConfigError):
-    """A policy that cannot be loaded; ``problems`` lists every reason, one per line."""
+    """A policy that cannot be loaded; ``problems`` lists every reason, one per line.
 
-    def __init__(self, problems: Sequence[str]) -> None:
+    ``trust_files`` are the key and trusted root files it named (as for Policy), so the
+    policy store can retry when one of them is fixed.
+    """
+
+    def __init__(self, problems: Sequence[str], trust_files: Sequence[WatchedFile] = ()) -> None:
         self.problems: tuple[str, ...] = tuple(problems)
+        self.trust_files: tuple[WatchedFile, ...] = tuple(trust_files)
         count = len(self.problems)
         summary = f"invalid policy ({count} problem{'' if count == 1 else 's'})"
         super().__init__("\n".join((summary, *self.problems)), detail=list(self.problems))
@@ -47,13 +55,18 @@ def load_policy(paths: Sequence[Path]) -> Policy:
     usable = [item for item in loaded if item.document is not None]
     problems.extend(_mode_conflicts(usable))
     problems.extend(_duplicate_names(usable))
+    trust_files = _trust_files(loaded)
     if problems:
-        raise PolicyError([str(problem) for problem in _in_file_order(problems, loaded)])
+        ordered = [str(problem) for problem in _in_file_order(problems, loaded)]
+        raise PolicyError(ordered, trust_files)
+    mode = _mode(usable)
+    rules = tuple(rule for item in loaded for rule in item.compiled.rules)
     return Policy(
-        mode=_mode(usable),
-        rules=tuple(rule for item in loaded for rule in item.compiled.rules),
-        fingerprint=_fingerprint(loaded),
+        mode=mode,
+        rules=rules,
+        fingerprint=policy_fingerprint(mode, rules),
         sources=tuple(item.file for item in loaded),
+        trust_files=trust_files,
     )
 
 
@@ -69,10 +82,9 @@ def check_paths(paths: Sequence[Path]) -> list[str]:
 @dataclass(frozen=True, slots=True)
 class _LoadedFile:
     file: str
-    source: bytes
     document: Document | None
     compiled: CompiledFile
-    trust_files: dict[Path, bytes]
+    trust_files: dict[Path, FileStamp | None]
     problems: list[Problem]
 
 
@@ -116,10 +128,10 @@ def _load_file(path: Path) -> _LoadedFile:
         source = path.read_bytes()
     except OSError as exc:
         problem = Problem(file, 1, (), f"cannot read: {exc.strerror or exc}")
-        return _LoadedFile(file, b"", None, empty, {}, [problem])
+        return _LoadedFile(file, None, empty, {}, [problem])
     document, problems = parse_document(source, file)
     if document is None:
-        return _LoadedFile(file, source, None, empty, {}, problems)
+        return _LoadedFile(file, None, empty, {}, problems)
     ctx = Context(Reporter(document), path.parent)
     compiled = compile_file(ctx)
     problems.extend(ctx.reporter.problems)
@@ -127,7 +139,7 @@ def _load_file(path: Path) -> _LoadedFile:
         # The walker above should catch everything the schema does; checking anyway
         # means a gap between the two shows up as a refusal rather than a lax load.
         problems.extend(schema_problems(document, schema_validator()))
-    return _LoadedFile(file, source, document, compiled, ctx.trust_files, problems)
+    return _LoadedFile(file, document, compiled, ctx.trust_files, problems)
 
 
 def _mode(loaded: Iterable[_LoadedFile]) -> Mode:
@@ -179,19 +191,10 @@ def _rule_names(document: Document) -> list[tuple[str, PathKey]]:
     ]
 
 
-def _fingerprint(loaded: Sequence[_LoadedFile]) -> str:
-    """sha256 over each source's path and bytes, then every key and trust root file."""
-    digest = hashlib.sha256()
+def _trust_files(loaded: Sequence[_LoadedFile]) -> tuple[WatchedFile, ...]:
+    """Every trust file named, once, with the earliest stamp taken (see policy.files)."""
+    stamps: dict[Path, FileStamp | None] = {}
     for item in loaded:
-        digest.update(_framed(item.file.encode(), item.source))
-    trust_files: dict[Path, bytes] = {}
-    for item in loaded:
-        trust_files.update(item.trust_files)
-    for path, data in trust_files.items():
-        digest.update(_framed(str(path).encode(), data))
-    return "sha256:" + digest.hexdigest()
-
-
-def _framed(*parts: bytes) -> bytes:
-    # Length prefixes keep ("ab", "c") and ("a", "bc") from hashing alike.
-    return b"".join(len(part).to_bytes(8, "big") + part for part in parts)
+        for path, stamp in item.trust_files.items():
+            stamps.setdefault(path, stamp)
+    return tuple(WatchedFile(path, stamp) for path, stamp in stamps.items())

@@ -4,9 +4,22 @@ from __future__ import annotations
 
 import enum
 import re
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from pathlib import Path
+from types import MappingProxyType
+from typing import TYPE_CHECKING
+
+from gatekeeper.policy.files import WatchedFile
+
+if TYPE_CHECKING:
+    # Only for annotations: gatekeeper.trust imports this module at run time.
+    from gatekeeper.trust.material import TrustMaterial
+
+# Field metadata for what the policy fingerprint leaves out (gatekeeper.policy.fingerprint):
+# where something was written, or a file name whose parsed content is fingerprinted instead.
+NOT_FINGERPRINTED: Mapping[str, bool] = MappingProxyType({"fingerprint": False})
 
 
 class Mode(enum.Enum):
@@ -74,11 +87,22 @@ class KeylessIdentity:
 
 @dataclass(frozen=True, slots=True)
 class SignaturePolicy:
-    keys: tuple[Path, ...] = ()  # absolute paths (resolved against the policy file)
+    """Whom a rule trusts to sign, and the trust material parsed when it was compiled.
+
+    ``material`` holds the keys and trusted root as read at compile time; gatherers verify
+    with exactly that and never re-read the files. It compares (and hashes) by its
+    fingerprint, so a SignaturePolicy stays a cheap cache key that changes with the keys.
+    None only for a policy built by hand (tests): gatherers then refuse (fail closed).
+    """
+
+    # absolute paths (resolved against the policy file); ``material`` holds their content
+    keys: tuple[Path, ...] = field(default=(), metadata=NOT_FINGERPRINTED)
     keyless: tuple[KeylessIdentity, ...] = ()
     threshold: int = 1
     transparency_log: str = "optional"  # "optional" | "required"
-    trusted_root: Path | None = None  # None: Sigstore production root
+    # None: Sigstore production root
+    trusted_root: Path | None = field(default=None, metadata=NOT_FINGERPRINTED)
+    material: TrustMaterial | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +147,7 @@ class Rule:
     signatures: SignaturePolicy | None = None
     scan: ScanPolicy | None = None
     image: ImagePolicy | None = None
-    source: str = ""  # "file:line" where the rule was written
+    source: str = field(default="", metadata=NOT_FINGERPRINTED)  # "file:line" of the rule
 
     def matches(self, repository: str) -> bool:
         return any(m.fullmatch(repository) for m in self.matchers)
@@ -152,9 +176,12 @@ class Rule:
 class Policy:
     mode: Mode
     rules: tuple[Rule, ...]
-    fingerprint: str  # sha256 over the policy sources and the trust material they name
+    # "sha256:…" over the compiled mode and rules, trust material included (comments and
+    # formatting of the sources do not count): gatekeeper.policy.fingerprint
+    fingerprint: str
     sources: tuple[str, ...] = ()
     forced_dry_run: bool = False  # ``serve --dry-run``: every rule warns, none refuses
+    trust_files: tuple[WatchedFile, ...] = ()  # key and trusted root files, as read
 
     def match(self, repository: str) -> Rule | None:
         """First rule whose repositories match decides; None means deny."""
@@ -165,7 +192,7 @@ class Policy:
 
     def force_dry_run(self) -> Policy:
         """The same policy with dry-run forced on every rule (``serve --dry-run``)."""
-        return Policy(Mode.DRY_RUN, self.rules, self.fingerprint, self.sources, True)
+        return replace(self, mode=Mode.DRY_RUN, forced_dry_run=True)
 
     def mode_for(self, rule: Rule | None) -> Mode:
         """The mode a decision under ``rule`` runs in."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import TypeVar
 
 from gatekeeper.policy import fields as f
@@ -17,8 +16,10 @@ from gatekeeper.policy.model import (
     SignaturePolicy,
     TagPolicy,
 )
+from gatekeeper.policy.trust_files import compile_key, compile_trusted_root, production_root
 from gatekeeper.policy.units import parse_date, parse_duration, parse_size
 from gatekeeper.policy.yamldoc import PathKey
+from gatekeeper.trust.material import trust_material
 
 T = TypeVar("T")
 
@@ -67,11 +68,14 @@ def _tag_glob(ctx: Context, path: PathKey, value: object) -> str | None:
 
 
 def compile_signatures(ctx: Context, path: PathKey, value: object) -> SignaturePolicy | None:
-    """``signatures: {keys, keyless, threshold, transparency_log, trusted_root}``."""
+    """``signatures: {keys, keyless, threshold, transparency_log, trusted_root}``.
+
+    Key files and the trusted root are read and parsed here, into ``material``.
+    """
     section = f.mapping(ctx, path, value, SIGNATURE_KEYS)
     if section is None:
         return None
-    keys = _list(ctx, path, section, "keys", _trust_file)
+    keys = _list(ctx, path, section, "keys", compile_key)
     keyless = _list(ctx, path, section, "keyless", _keyless)
     if "keys" not in section and "keyless" not in section:
         ctx.problem(path, "a signatures section must list at least one key or keyless identity")
@@ -87,8 +91,19 @@ def compile_signatures(ctx: Context, path: PathKey, value: object) -> SignatureP
                 f" listed ({listed})",
             )
     log = _one(ctx, path, section, "transparency_log", _transparency_log) or "optional"
-    trusted_root = _one(ctx, path, section, "trusted_root", _trust_file)
-    return SignaturePolicy(keys, keyless, threshold, log, trusted_root)
+    named_root = _one(ctx, path, section, "trusted_root", compile_trusted_root)
+    if "trusted_root" in section:
+        root = named_root[1] if named_root else None
+    else:
+        root = production_root(ctx, path)
+    return SignaturePolicy(
+        keys=tuple(key_path for key_path, _ in keys),
+        keyless=keyless,
+        threshold=threshold,
+        transparency_log=log,
+        trusted_root=named_root[0] if named_root else None,
+        material=trust_material(tuple(key for _, key in keys), root) if root else None,
+    )
 
 
 def _transparency_log(ctx: Context, path: PathKey, value: object) -> str | None:
@@ -97,20 +112,6 @@ def _transparency_log(ctx: Context, path: PathKey, value: object) -> str | None:
 
 def _count(value: object) -> int:
     return len(value) if isinstance(value, list) else 0
-
-
-def _trust_file(ctx: Context, path: PathKey, value: object) -> Path | None:
-    """A key or trust root file, relative to the policy file, read now (fail at load)."""
-    text = f.string(ctx, path, value)
-    if text is None:
-        return None
-    resolved = (ctx.base / text).resolve()
-    try:
-        ctx.trust_files[resolved] = resolved.read_bytes()
-    except OSError as exc:
-        ctx.problem(path, f"cannot read {text} ({resolved}): {exc.strerror or exc}")
-        return None
-    return resolved
 
 
 def _keyless(ctx: Context, path: PathKey, value: object) -> KeylessIdentity | None:

@@ -2,9 +2,9 @@
 and signed attestations (cosign ``.att`` layers, attestation bundles).
 
 Pure of network I/O: functions take bytes already fetched from the registry plus trust
-material loaded with the policy, and return signers or reasons. Entry points:
-:func:`load_trust_material` (at policy load), :func:`evaluate_signatures` and
-:func:`evaluate_attestations` (per image).
+material parsed when the policy is compiled (:mod:`gatekeeper.policy.trust_files`, carried
+on ``SignaturePolicy.material``), and return signers or reasons. Entry points:
+:func:`evaluate_signatures` and :func:`evaluate_attestations` (per image).
 """
 
 from gatekeeper.trust.attestations import (

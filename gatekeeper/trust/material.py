@@ -1,13 +1,14 @@
 """The trust material one SignaturePolicy names: its keys and its Sigstore trusted root.
 
-Loaded once, when the policy is compiled (file reads only, never the network), and
-fingerprinted so that a policy fingerprint changes when a key or trust root file does.
+Parsed once, when the policy is compiled (:mod:`gatekeeper.policy.sections`; file reads
+only, never the network), carried on ``SignaturePolicy.material`` and fingerprinted so that
+the policy fingerprint changes when a key or trusted root does.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from gatekeeper.policy.model import SignaturePolicy
 from gatekeeper.trust.keys import TrustedKey, load_key_file
@@ -22,10 +23,14 @@ _FINGERPRINT_VERSION = b"gatekeeper trust material v1\n"
 
 @dataclass(frozen=True, slots=True)
 class TrustMaterial:
-    """Keys (deduplicated by key id, in policy order) and the trusted root."""
+    """Keys (deduplicated by key id, in policy order) and the trusted root.
 
-    keys: tuple[TrustedKey, ...]
-    root: TrustedRoot
+    Equal (and hashed) by ``fingerprint`` alone, which names exactly the keys and root, so
+    the material is a cheap part of a cache key.
+    """
+
+    keys: tuple[TrustedKey, ...] = field(compare=False)
+    root: TrustedRoot = field(compare=False, repr=False)
     fingerprint: str  # sha256 hex over the key ids and the trusted root bytes
 
     @property
@@ -49,7 +54,9 @@ def trust_material(keys: tuple[TrustedKey, ...], root: TrustedRoot) -> TrustMate
 def load_trust_material(policy: SignaturePolicy) -> TrustMaterial:
     """Read the policy's key files and trusted root (production root when none is named).
 
-    Raises TrustError naming the file that cannot be used.
+    For tools and tests that build a SignaturePolicy by hand; a compiled policy carries its
+    material already (``policy.material``), and the running gate uses only that. Raises
+    TrustError naming the file that cannot be used.
     """
     keys = tuple(load_key_file(path) for path in policy.keys)
     if policy.trusted_root is None:

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from gatekeeper.gatherers.attestations import NO_SIGNERS, RegistryAttestations
@@ -15,6 +16,7 @@ from gatekeeper.policy.evidence import ScanVerdict
 from gatekeeper.policy.model import ScanPolicy, SignaturePolicy
 from gatekeeper.scans.cache import VerdictCache
 from gatekeeper.scans.gatherer import Found, ScanVerdicts, VerdictSource
+from gatekeeper.trust.errors import TrustError
 from gatekeeper.trust.keys import load_public_key
 from gatekeeper.trust.material import TrustMaterial, trust_material
 from gatekeeper.trust.trusted_root import TrustedRoot, load_trusted_root
@@ -39,20 +41,23 @@ KEYS = {
 }
 
 
-def load(policy: SignaturePolicy) -> TrustMaterial:
-    """Trust material as load_trust_material would read it, without key files on disk."""
-    keys = tuple(
-        load_public_key(cosign_sign.public_key_pem(KEYS[path]), str(path)) for path in policy.keys
-    )
-    return trust_material(keys, ROOT)
+def compiled(*paths: Path) -> SignaturePolicy:
+    """A SignaturePolicy with its material, as the policy loader compiles it (no files)."""
+    keys = tuple(load_public_key(cosign_sign.public_key_pem(KEYS[p]), str(p)) for p in paths)
+    return SignaturePolicy(keys=paths, material=trust_material(keys, ROOT))
 
 
-TRUST = SignaturePolicy(keys=(Path("/keys/trusted.pub"),))
-OTHERS = SignaturePolicy(keys=(Path("/keys/stranger.pub"),))
+TRUST = compiled(Path("/keys/trusted.pub"))
+OTHERS = compiled(Path("/keys/stranger.pub"))
+
+
+def material(policy: SignaturePolicy) -> TrustMaterial:
+    assert policy.material is not None
+    return policy.material
 
 
 def source(upstream: Upstream) -> RegistryAttestations:
-    return RegistryAttestations(upstream, load_material=load, clock=lambda: NOW)
+    return RegistryAttestations(upstream, clock=lambda: NOW)
 
 
 def publish(
@@ -89,7 +94,7 @@ async def test_a_trusted_attestation_is_the_verdict(
     assert found.verdict.created == NOW - timedelta(days=1)
     assert "CVE-2019-18224" in {f.id for f in found.verdict.findings}
     tag = attest.attestation_tag(image.digest)
-    key_id = load(TRUST).keys[0].short_id
+    key_id = material(TRUST).keys[0].short_id
     assert found.verdict.source.startswith(f"attestation {tag} (signed by key {key_id}; trust")
 
 
@@ -161,7 +166,8 @@ async def test_accepts_only_verdicts_verified_under_the_same_trust(
     found = await attestations.find(image, SCAN, TRUST)
     assert found.verdict is not None
     assert await attestations.accepts(found.verdict, TRUST)
-    assert await attestations.accepts(found.verdict, SignaturePolicy(keys=TRUST.keys))
+    assert await attestations.accepts(found.verdict, compiled(*TRUST.keys))  # recompiled
+    assert not await attestations.accepts(found.verdict, SignaturePolicy(keys=TRUST.keys))
     assert not await attestations.accepts(found.verdict, OTHERS)
     assert not await attestations.accepts(found.verdict, None)
     scanner = ScanVerdict(image.digest, "scanner http://s", NOW, ())
@@ -201,3 +207,19 @@ async def test_an_oversized_layer_is_refused_unfetched(
     assert found.verdict is None
     assert "payload is larger than 16777216 bytes" in found.note
     assert registry.requests[f"/v2/{image.repository}/blobs/{real.digest}"] == 0
+
+
+async def test_a_policy_without_compiled_material_trusts_nothing(
+    registry: FakeRegistry, upstream: Upstream
+) -> None:
+    image = subject(label="bare")
+    publish(registry, image.repository, image.digest, layer(image.digest, DEBIAN))
+    hand_built = SignaturePolicy(keys=TRUST.keys)  # paths only: nothing was parsed
+    with pytest.raises(TrustError, match="no trust material"):
+        await source(upstream).find(image, SCAN, hand_built)
+    assert (
+        registry.requests[
+            f"/v2/{image.repository}/manifests/{attest.attestation_tag(image.digest)}"
+        ]
+        == 0
+    )

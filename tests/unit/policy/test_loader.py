@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import shutil
 import textwrap
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from gatekeeper.errors import ConfigError
 from gatekeeper.policy.loader import PolicyError, check_paths, load_policy
@@ -28,6 +29,9 @@ from gatekeeper.policy.model import (
 )
 from gatekeeper.policy.schema import load_schema, schema_problems, schema_validator
 from gatekeeper.policy.yamldoc import parse_document
+from gatekeeper.trust.keys import load_public_key
+from gatekeeper.trust.trusted_root import production_trusted_root
+from tests.unit.trust.conftest import fixture_trusted_root_bytes
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -46,8 +50,8 @@ def write(name: str, text: str) -> Path:
     return path
 
 
-def public_key_pem() -> bytes:
-    key = ec.generate_private_key(ec.SECP256R1())
+def public_key_pem(key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey | None = None) -> bytes:
+    key = key or ec.generate_private_key(ec.SECP256R1())
     return key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
@@ -77,8 +81,9 @@ def test_permissive_rule_compiles_with_defaults() -> None:
 
 
 def test_every_section_compiles(in_tmp: Path) -> None:
-    write("keys/a.pub", "A")
-    write("keys/root.json", "{}")
+    pem = public_key_pem()
+    write("keys/a.pub", pem.decode())
+    write("keys/root.json", fixture_trusted_root_bytes().decode())
     policy = load(
         """\
         mode: dry-run
@@ -129,7 +134,12 @@ def test_every_section_compiles(in_tmp: Path) -> None:
         True,
         True,
     )
-    assert rule.signatures == SignaturePolicy(
+    assert rule.signatures is not None
+    material = rule.signatures.material
+    assert material is not None
+    assert [key.key_id for key in material.keys] == [load_public_key(pem, "a").key_id]
+    assert material.root.source == str((in_tmp / "keys/root.json").resolve())
+    assert dataclasses.replace(rule.signatures, material=None) == SignaturePolicy(
         keys=((in_tmp / "keys/a.pub").resolve(),),
         keyless=(
             KeylessIdentity("https://accounts.example", subject="dev@example.com"),
@@ -167,6 +177,31 @@ def test_every_section_compiles(in_tmp: Path) -> None:
 def test_empty_deny_severities_means_verdict_required_but_nothing_blocks() -> None:
     policy = load('rules: [{name: a, repositories: ["**"], scan: {deny_severities: []}}]\n')
     assert policy.rules[0].scan == ScanPolicy(deny_severities=())
+
+
+def test_trust_material_is_parsed_when_the_policy_compiles(in_tmp: Path) -> None:
+    write("k.pub", public_key_pem().decode())
+    policy = load(
+        """\
+        rules:
+          - name: keyed
+            repositories: [a]
+            signatures: {keys: [k.pub]}
+          - name: keyless
+            repositories: [b]
+            signatures: {keyless: [{issuer: "https://i", subject: s}]}
+        """
+    )
+    keyed, keyless = (rule.signatures for rule in policy.rules)
+    assert keyed is not None and keyless is not None
+    assert keyed.material is not None and keyless.material is not None
+    assert [key.source for key in keyed.material.keys] == [str(in_tmp.resolve() / "k.pub")]
+    # No trusted_root: Sigstore's production root, from the installed package, read once.
+    assert keyed.material.root is keyless.material.root is production_trusted_root()
+    assert keyless.material.keys == ()
+    assert [(w.path, w.stamp is not None) for w in policy.trust_files] == [
+        (in_tmp.resolve() / "k.pub", True)
+    ]
 
 
 def test_deny_rule_compiles() -> None:
@@ -420,6 +455,40 @@ INVALID = [
         False,
     ),
     (
+        "key-file-is-not-a-key",
+        'rules: [{name: a, repositories: ["**"], signatures: {keys: [k.pub, notakey.txt]}}]\n',
+        [
+            "p.yaml:1: rules[0].signatures.keys[1]: {dir}/notakey.txt: not a PEM or DER"
+            " public key (ECDSA P-256/P-384, RSA >= 2048 bits, Ed25519)"
+        ],
+        False,
+    ),
+    (
+        "key-too-weak",
+        'rules: [{name: a, repositories: ["**"], signatures: {keys: [small.pub]}}]\n',
+        [
+            "p.yaml:1: rules[0].signatures.keys[0]: {dir}/small.pub: RSA key of 1024 bits"
+            " is too small"
+        ],
+        False,
+    ),
+    (
+        "trusted-root-invalid",
+        """\
+        rules:
+          - name: a
+            repositories: ["**"]
+            signatures:
+              keys: [k.pub]
+              trusted_root: root.json
+        """,
+        [
+            "p.yaml:6: rules[0].signatures.trusted_root: {dir}/root.json: not a Sigstore"
+            " trusted root (application/vnd.dev.sigstore.trustedroot+json;version=0.1)"
+        ],
+        False,
+    ),
+    (
         "threshold-above-keys",
         'rules: [{name: a, repositories: ["**"], signatures: {keys: [k.pub], threshold: 2}}]\n',
         [
@@ -526,7 +595,11 @@ INVALID = [
     ids=[case_id for case_id, *_ in INVALID],
 )
 def test_invalid_document_problems(in_tmp: Path, document: str, problems: list[str]) -> None:
-    write("k.pub", "key")
+    write("k.pub", public_key_pem().decode())
+    write("notakey.txt", "not a key\n")
+    weak = rsa.generate_private_key(65537, 1024)  # noqa: S505 - too weak, on purpose
+    write("small.pub", public_key_pem(weak).decode())
+    write("root.json", "{}")
     path = write("p.yaml", document)
     expected = [problem.format(dir=in_tmp.resolve()) for problem in problems]
     assert check_paths([path]) == expected
@@ -644,30 +717,3 @@ def test_mode_across_files(mode_a: str | None, mode_b: str | None, expected: obj
         assert load_policy([Path("d")]).mode is expected
     else:
         assert check_paths([Path("d")]) == [expected]
-
-
-# ---------------------------------------------------------------- fingerprint
-
-
-def test_fingerprint_covers_sources_and_key_files(in_tmp: Path) -> None:
-    example = copy_example(in_tmp).relative_to(in_tmp)
-    first = load_policy([example]).fingerprint
-    assert re.fullmatch(r"sha256:[0-9a-f]{64}", first)
-    assert load_policy([example]).fingerprint == first
-    (in_tmp / "certs/cosign.pub").write_bytes(public_key_pem())
-    rotated = load_policy([example]).fingerprint
-    assert rotated != first
-    example.write_text(example.read_text() + "# a comment\n")
-    assert load_policy([example]).fingerprint not in (first, rotated)
-
-
-def test_fingerprint_covers_trusted_root() -> None:
-    write("k.pub", "key")
-    write("root.json", "{}")
-    text = """\
-        rules:
-          - {name: a, repositories: ["**"], signatures: {keys: [k.pub], trusted_root: root.json}}
-        """
-    first = load(text).fingerprint
-    write("root.json", '{"changed": true}')
-    assert load(text).fingerprint != first
