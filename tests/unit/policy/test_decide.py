@@ -935,3 +935,58 @@ def test_image(image: ImagePolicy, facts: ImageFacts, reasons: tuple[str, ...]) 
     assert not any(
         "hunter2" in text or "ghp_123" in text for text in decision.reasons + decision.hints
     )
+
+
+GATED = rule("team", "team/*", signatures=SignaturePolicy(keys=()))
+OPEN = rule("open", "open/*")
+FROZEN = rule("frozen", "frozen/*", tags=TagPolicy(immutable=True))
+CLOSED = rule("secret", "secret/*", action=RuleAction.DENY)
+EVERY_KIND = policy(GATED, OPEN, FROZEN, CLOSED)
+
+
+def plain(action: Action, repository: str, *, opened: bool = False) -> AdmissionRequest:
+    return AdmissionRequest(action, repository, DIGEST, DIGEST, now=NOW, opened=opened)
+
+
+@pytest.mark.parametrize(
+    ("action", "repository", "opened", "codes"),
+    [
+        # Blob reads: open only where an admitted manifest lists the blob (or nothing is checked).
+        (Action.READ_BLOB, "team/app", False, ("blob-not-admitted",)),
+        (Action.READ_BLOB, "team/app", True, ()),
+        (Action.READ_BLOB, "open/app", False, ()),
+        (Action.READ_BLOB, "secret/app", True, ("repository-denied",)),
+        (Action.READ_BLOB, "other/app", True, ("no-rule",)),
+        # A mount reads its source repository.
+        (Action.MOUNT, "team/app", False, ("mount-source",)),
+        (Action.MOUNT, "team/app", True, ()),
+        (Action.MOUNT, "open/app", False, ()),
+        (Action.MOUNT, "secret/app", True, ("repository-denied",)),
+        # Existence, uploads, lists: the repository gate is their whole rule.
+        (Action.STAT_BLOB, "team/app", False, ()),
+        (Action.STAT_BLOB, "secret/app", False, ("repository-denied",)),
+        (Action.UPLOAD, "team/app", False, ()),
+        (Action.UPLOAD, "secret/app", False, ("repository-denied",)),
+        (Action.LIST_TAGS, "secret/app", False, ("repository-denied",)),
+        (Action.REFERRERS, "secret/app", False, ("repository-denied",)),
+        (Action.CATALOG, "secret/app", False, ("repository-denied",)),
+        (Action.CATALOG, "other/app", False, ("no-rule",)),
+        (Action.CATALOG, "team/app", False, ()),
+        (Action.DELETE_BLOB, "frozen/app", False, ()),
+        # Deleting under immutable tags would let a tag move.
+        (Action.DELETE, "frozen/app", False, ("tag-immutable",)),
+        (Action.DELETE, "team/app", False, ()),
+    ],
+)
+def test_every_request_kind_is_decided(
+    action: Action, repository: str, opened: bool, codes: tuple[str, ...]
+) -> None:
+    decision = decide(EVERY_KIND, plain(action, repository, opened=opened))
+    assert decision.codes == codes
+    assert decision.outcome is (Outcome.DENY if codes else Outcome.ALLOW)
+
+
+def test_dry_run_blob_refusals_are_would_deny() -> None:
+    dry = policy(GATED, mode=Mode.DRY_RUN)
+    decision = decide(dry, plain(Action.READ_BLOB, "team/app"))
+    assert decision.log_outcome == "would-deny" and not decision.refused

@@ -5,7 +5,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
-from gatekeeper.errors import Denied, HttpError
+from gatekeeper.errors import Denied, HttpError, RouteDenied
 from gatekeeper.oci.routes import parse_route
 from gatekeeper.server.targets import resolve
 from gatekeeper.upstream.client import Upstream
@@ -90,3 +90,29 @@ async def test_mirror_refusals(upstreams: dict[str, Upstream]) -> None:
             upstreams,
             mirror=True,
         )
+
+
+@pytest.mark.parametrize(
+    "path_qs",
+    [
+        "/v2/ghcr.io/acme/app/manifests/1.0.0",
+        "/v2/ghcr.io/acme/app/manifests/1.0.0?ns=docker.io",
+        "/v2/localhost/app/manifests/1",
+        "/v2/library/alpine/manifests/3?ns=docker.io&ns=ghcr.io",
+    ],
+)
+async def test_mirror_names_cannot_cross_registries(
+    upstreams: dict[str, Upstream], path_qs: str
+) -> None:
+    # Fetched from the Docker Hub route, such a name would be judged by ghcr.io's rules.
+    route = parse_route(path_qs.split("?")[0], "GET")
+    with pytest.raises(RouteDenied):
+        resolve(route, "GET", path_qs, upstreams["docker.io"], upstreams, mirror=True)
+
+
+async def test_front_door_names_may_look_like_hosts(upstreams: dict[str, Upstream]) -> None:
+    route = parse_route("/v2/ghcr.io/acme/app/manifests/1", "GET")
+    target = resolve(
+        route, "GET", "/v2/ghcr.io/acme/app/manifests/1", upstreams["docker.io"], {}, mirror=False
+    )
+    assert target.repository == "ghcr.io/acme/app"
