@@ -60,7 +60,7 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
             return await manifests.push(request, route, target, deps)
     if route.kind is Kind.BLOB and request.method in ("GET", "HEAD"):
         return await blobs.get_blob(request, route, target, deps)
-    return await relay(request, target)
+    return await relay(request, target, deps.settings)
 
 
 async def not_found(request: web.Request) -> web.StreamResponse:

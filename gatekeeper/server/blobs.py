@@ -34,4 +34,4 @@ async def get_blob(
             f"{target.repository} (fix: pull the image's manifest through gatekeeper first)",
             {"rule": rule.name if rule else None, "digest": digest},
         )
-    return await relay(request, target, follow_redirects=True, blob_digest=digest)
+    return await relay(request, target, deps.settings, follow_redirects=True, blob_digest=digest)

@@ -20,10 +20,10 @@ from gatekeeper.oci.media_types import ACCEPT_ALL
 from gatekeeper.oci.routes import Route
 from gatekeeper.policy.model import Action
 from gatekeeper.proxy.bodies import read_bounded
-from gatekeeper.proxy.headers import request_headers, response_headers
-from gatekeeper.proxy.stream import client_origin, stream_response
+from gatekeeper.proxy.stream import relayed_headers, stream_response
 from gatekeeper.server.client_info import client_of
 from gatekeeper.server.enforce import enforce
+from gatekeeper.server.forwarding import origins_for, upstream_headers
 from gatekeeper.server.targets import Target
 
 _SERVED_BY_US = frozenset({"content-length", "content-type", "docker-content-digest"})
@@ -34,12 +34,13 @@ async def pull(
 ) -> web.StreamResponse:
     started = time.perf_counter()
     upstream = target.upstream
+    origins = origins_for(request, upstream, deps.settings)
     # Always GET, even for a HEAD: an honest HEAD needs the checked bytes' length and digest.
     async with upstream.send(
-        "GET", target.raw_path_qs, request_headers(request.headers.items()), own=target.own
+        "GET", target.raw_path_qs, upstream_headers(request, deps.settings), own=target.own
     ) as response:
         if response.status != 200:
-            return await stream_response(request, response, upstream.origin)
+            return await stream_response(request, response, origins)
         body = await read_bounded(
             response.content,
             response.content_length,
@@ -47,7 +48,7 @@ async def pull(
             "upstream manifest",
         )
         content_type = response.headers.get("Content-Type")
-        kept = response_headers(response.headers.items(), upstream.origin, client_origin(request))
+        kept = relayed_headers(response, origins)
         claimed = response.headers.get("Docker-Content-Digest")
     digest = _checked_digest(body, route, claimed)
     admission = await admit(
@@ -90,7 +91,7 @@ async def push(
     current = None
     rule = deps.policies.current.match(target.repository)
     if route.tag is not None and rule is not None and rule.tags.immutable:
-        current = await _current_digest(request, route, target)
+        current = await _current_digest(request, route, target, deps)
     admission = await admit(
         deps,
         Action.PUSH,
@@ -102,17 +103,19 @@ async def push(
         current_tag_digest=current,
     )
     warnings = _conclude(request, deps, admission, started)
-    headers = request_headers(request.headers.items())
+    headers = upstream_headers(request, deps.settings)
     headers.popall("Content-Length", None)
+    origins = origins_for(request, target.upstream, deps.settings)
     async with target.upstream.send("PUT", target.raw_path_qs, headers, body) as response:
         extra = [("Warning", warning) for warning in warnings]
-        return await stream_response(request, response, target.upstream.origin, extra)
+        return await stream_response(request, response, origins, extra)
 
 
 def _conclude(request: web.Request, deps: Deps, admission: Admission, started: float) -> list[str]:
     """Log the decision, then enforce it (raise DENIED) or return Warning headers."""
     elapsed = (time.perf_counter() - started) * 1000
-    deps.decisions.write(admission.request, admission.decision, client_of(request), elapsed)
+    client = client_of(request, deps.settings.trusted_proxies)
+    deps.decisions.write(admission.request, admission.decision, client, elapsed)
     return enforce(admission.decision, admission.request.digest, admission.request.reference)
 
 
@@ -135,9 +138,11 @@ def _checked_digest(body: bytes, route: Route, claimed: str | None) -> str:
     return digest
 
 
-async def _current_digest(request: web.Request, route: Route, target: Target) -> str | None:
+async def _current_digest(
+    request: web.Request, route: Route, target: Target, deps: Deps
+) -> str | None:
     """What the pushed tag points at now (for immutable tags), via HEAD upstream."""
-    headers = request_headers(request.headers.items())
+    headers = upstream_headers(request, deps.settings)
     headers.popall("Content-Length", None)
     headers.popall("Content-Type", None)
     headers.popall("Accept", None)

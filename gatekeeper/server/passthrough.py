@@ -1,12 +1,14 @@
 """Requests that need no admission (uploads, tags, catalog, referrers, blob HEAD) stream
-through unchanged, except for ``Location`` pointing back at gatekeeper."""
+through unchanged, except for ``Location`` pointing back at gatekeeper and forwarding headers
+that only trusted proxies may send."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from gatekeeper.proxy.headers import request_headers
+from gatekeeper.config import Settings
 from gatekeeper.proxy.stream import stream_response
+from gatekeeper.server.forwarding import origins_for, upstream_headers
 from gatekeeper.server.targets import Target
 
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
@@ -15,6 +17,7 @@ _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 async def relay(
     request: web.Request,
     target: Target,
+    settings: Settings,
     *,
     follow_redirects: bool = False,
     blob_digest: str | None = None,
@@ -24,7 +27,7 @@ async def relay(
     ``blob_digest``: the blob asked for; when the body came from a redirect target (blob
     storage rarely sends ``Docker-Content-Digest``), the header is added as the spec wants.
     """
-    headers = request_headers(request.headers.items())
+    headers = upstream_headers(request, settings)
     data = request.content if request.method in _BODY_METHODS and request.body_exists else None
     upstream = target.upstream
     async with upstream.send(
@@ -42,4 +45,5 @@ async def relay(
             and "Docker-Content-Digest" not in response.headers
         ):
             extra.append(("Docker-Content-Digest", blob_digest))
-        return await stream_response(request, response, upstream.origin, extra)
+        origins = origins_for(request, upstream, settings)
+        return await stream_response(request, response, origins, extra)
