@@ -16,7 +16,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from gatekeeper import __version__
-from gatekeeper.config import Settings, parse_listen, parse_upstreams
+from gatekeeper.config import (
+    Settings,
+    parse_listen,
+    parse_public_url,
+    parse_trusted_proxies,
+    parse_upstreams,
+)
 from gatekeeper.errors import ConfigError, GatekeeperError
 
 log = logging.getLogger("gatekeeper")
@@ -128,6 +134,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="worker processes sharing the listen port; > 1 needs --redis (GATEKEEPER_WORKERS)",
     )
     serve.add_argument(
+        "--public-url",
+        default=_env("PUBLIC_URL"),
+        metavar="URL",
+        help="the http(s)://HOST[:PORT] clients reach gatekeeper at; Location headers "
+        "point there (default: relative Locations) (GATEKEEPER_PUBLIC_URL)",
+    )
+    serve.add_argument(
+        "--trusted-proxies",
+        default=_env("TRUSTED_PROXIES", ""),
+        metavar="CIDR,…",
+        help="peers whose Forwarded/X-Forwarded-*/X-Real-IP headers are passed upstream and "
+        "whose X-Forwarded-For names the logged client; from anyone else they are dropped "
+        "(GATEKEEPER_TRUSTED_PROXIES)",
+    )
+    serve.add_argument(
         "--tls-cert",
         type=Path,
         default=_env_path("TLS_CERT"),
@@ -227,6 +248,8 @@ def _serve(args: argparse.Namespace) -> int:
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
         workers=args.workers,
+        public_url=parse_public_url(args.public_url) if args.public_url else None,
+        trusted_proxies=parse_trusted_proxies(args.trusted_proxies),
     )
     if settings.workers < 1:
         raise ConfigError("--workers must be at least 1")

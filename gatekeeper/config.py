@@ -6,10 +6,14 @@ No work happens at import; :func:`gatekeeper.cli` builds a :class:`Settings` and
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from gatekeeper.errors import ConfigError
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +50,8 @@ class Settings:
     verdicts: Path | None = None  # directory of Trivy JSON reports
     redis: str | None = None  # shared store for admissions and verdicts across processes
     workers: int = 1  # processes accepting on the listen port (SO_REUSEPORT)
+    public_url: str | None = None  # base of Location headers; None: relative Locations
+    trusted_proxies: tuple[IPNetwork, ...] = ()  # peers whose Forwarded/X-Forwarded-* count
 
 
 DOCKER_HUB = "https://registry-1.docker.io"
@@ -91,3 +97,59 @@ def check_upstream(url: str) -> str:
     if not url.startswith(("http://", "https://")) or "?" in url or "#" in url:
         raise ConfigError(f"--upstream must be an http(s):// base URL, got {url!r}")
     return url.rstrip("/")
+
+
+def parse_public_url(value: str) -> str:
+    """``--public-url``: the http(s) origin clients reach gatekeeper at; no trailing slash.
+
+    It becomes the base of every rewritten ``Location``, so it is held to a bare origin:
+    no user info, query or fragment, and no path (clients address the API at ``/v2/`` on
+    the host root).
+    """
+    hint = f"--public-url must be an http(s)://HOST[:PORT] origin, got {value[:200]!r}"
+    if any(ch.isspace() or not ch.isprintable() for ch in value):
+        raise ConfigError(hint)
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError:
+        raise ConfigError(hint) from None
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or "@" in parts.netloc
+        or parts.query
+        or parts.fragment
+        or "?" in value
+        or "#" in value
+    ):
+        raise ConfigError(hint)
+    if parts.path not in ("", "/"):
+        raise ConfigError(
+            f"--public-url takes no path, got {value[:200]!r}: clients address the "
+            "registry API at /v2/ on the host root"
+        )
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def parse_trusted_proxies(value: str) -> tuple[IPNetwork, ...]:
+    """``--trusted-proxies``: comma-separated addresses or CIDR networks; empty: none."""
+    networks: list[IPNetwork] = []
+    for part in value.split(","):
+        entry = part.strip()
+        if not entry:
+            continue
+        try:
+            network = ipaddress.ip_network(entry, strict=True)
+        except ValueError as exc:
+            raise ConfigError(
+                f"--trusted-proxies: {entry[:100]!r} is not an IP address or CIDR network ({exc})"
+            ) from None
+        if network.prefixlen == 0:
+            # Trusting every peer is the same as trusting clients: anyone could then steer
+            # upstream URLs and the logged client address again.
+            raise ConfigError(
+                f"--trusted-proxies: {entry!r} trusts every address; name the proxies' networks"
+            )
+        networks.append(network)
+    return tuple(networks)

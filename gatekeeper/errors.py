@@ -41,6 +41,13 @@ class ManifestInvalid(GatekeeperError):
     status = 400
 
 
+class ManifestUnknown(GatekeeperError):
+    """No manifest under that reference (also: a reference no manifest can ever have)."""
+
+    code = "MANIFEST_UNKNOWN"
+    status = 404
+
+
 class SizeInvalid(GatekeeperError):
     """A body larger than gatekeeper is willing to read (manifests, artifacts)."""
 

@@ -14,9 +14,10 @@ from collections.abc import Iterable
 
 import aiohttp
 from aiohttp import web
-from yarl import URL
+from multidict import CIMultiDict
 
 from gatekeeper.proxy.headers import response_headers
+from gatekeeper.proxy.location import Origins
 from gatekeeper.upstream.client import describe
 
 log = logging.getLogger("gatekeeper.proxy")
@@ -27,22 +28,21 @@ _WRITE_LOW = 1024 * 1024
 _FLUSH_POLL = 0.002
 
 
-def client_origin(request: web.Request) -> str:
-    """The scheme://host[:port] the client used to reach gatekeeper."""
-    return f"{request.scheme}://{request.host}"
+def relayed_headers(upstream: aiohttp.ClientResponse, origins: Origins) -> CIMultiDict[str]:
+    """The headers of ``upstream`` to send on (:func:`response_headers`); may refuse (502)."""
+    return response_headers(upstream.headers.items(), upstream.status, str(upstream.url), origins)
 
 
 async def stream_response(
     request: web.Request,
     upstream: aiohttp.ClientResponse,
-    upstream_origin: URL,
+    origins: Origins,
     extra_headers: Iterable[tuple[str, str]] = (),
 ) -> web.StreamResponse:
     """Relay status, headers and body of ``upstream`` to the client."""
+    headers = relayed_headers(upstream, origins)
     response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
-    response.headers.extend(
-        response_headers(upstream.headers.items(), upstream_origin, client_origin(request))
-    )
+    response.headers.extend(headers)
     response.headers.extend(extra_headers)
     await response.prepare(request)
     if request.method == "HEAD" or upstream.status in _NO_BODY_STATUSES:

@@ -73,10 +73,10 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
     if route.kind is Kind.CATALOG:
         return await catalog(request, target, deps)
     if route.kind is Kind.BASE:
-        return await relay(request, target)
+        return await relay(request, target, deps.settings)
     action = _ACTIONS[route.kind]
     admission = await admit_request(deps, action, target.repository, route.reference)
-    return await relay(request, target, warnings=conclude(request, deps, admission))
+    return await relay(request, target, deps.settings, warnings=conclude(request, deps, admission))
 
 
 Handler = Callable[[web.Request, Route, Target, Deps], Awaitable[web.StreamResponse]]

@@ -29,7 +29,7 @@ async def blob(
     admission = await admit_request(deps, action, target.repository, digest, digest)
     warnings = conclude(request, deps, admission)
     if action is Action.DELETE_BLOB:
-        return await relay(request, target, warnings=warnings)
+        return await relay(request, target, deps.settings, warnings=warnings)
     return await relay(
-        request, target, follow_redirects=True, blob_digest=digest, warnings=warnings
+        request, target, deps.settings, follow_redirects=True, blob_digest=digest, warnings=warnings
     )

@@ -18,8 +18,8 @@ from gatekeeper.policy.decide import decide
 from gatekeeper.policy.evidence import AdmissionRequest
 from gatekeeper.policy.model import Action
 from gatekeeper.proxy.bodies import read_bounded
-from gatekeeper.proxy.headers import request_headers, response_headers
-from gatekeeper.proxy.stream import client_origin, stream_response
+from gatekeeper.proxy.stream import relayed_headers, stream_response
+from gatekeeper.server.forwarding import origins_for, upstream_headers
 from gatekeeper.server.targets import Target
 
 _MAX_CATALOG_BYTES = 8 * 1024 * 1024
@@ -27,18 +27,19 @@ _MAX_CATALOG_BYTES = 8 * 1024 * 1024
 
 async def catalog(request: web.Request, target: Target, deps: Deps) -> web.StreamResponse:
     upstream = target.upstream
-    headers = request_headers(request.headers.items())
+    origins = origins_for(request, upstream, deps.settings)
+    headers = upstream_headers(request, deps.settings)
     for name in ("If-None-Match", "If-Modified-Since", "Range", "If-Range"):
         headers.popall(name, None)
     async with upstream.send("GET", target.raw_path_qs, headers, own=target.own) as response:
         if response.status != 200:
             if response.status in range(400, 600):
-                return await stream_response(request, response, upstream.origin)
+                return await stream_response(request, response, origins)
             raise UpstreamProtocolError(f"upstream answered {response.status} to _catalog")
         body = await read_bounded(
             response.content, response.content_length, _MAX_CATALOG_BYTES, "catalog"
         )
-        kept = response_headers(response.headers.items(), upstream.origin, client_origin(request))
+        kept = relayed_headers(response, origins)
     try:
         listed = json.loads(body)["repositories"]
         if not isinstance(listed, list):

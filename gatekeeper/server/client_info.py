@@ -5,10 +5,13 @@ from __future__ import annotations
 import itertools
 import os
 import re
+from collections.abc import Sequence
 
 from aiohttp import web
 
 from gatekeeper.admission.decision_log import Client
+from gatekeeper.config import IPNetwork
+from gatekeeper.proxy.forwarded import client_address
 
 # Unique per process start (random prefix) and per request (counter): cheaper than uuid4.
 _PREFIX = os.urandom(4).hex()
@@ -27,9 +30,11 @@ def new_request_id(request: web.Request) -> str:
     return given if _SAFE_ID.fullmatch(given) else f"{_PREFIX}{next(_COUNTER):08x}"
 
 
-def client_of(request: web.Request) -> Client:
+def client_of(request: web.Request, trusted_proxies: Sequence[IPNetwork] = ()) -> Client:
+    """Who asked; the address honours ``X-Forwarded-For`` only from a trusted proxy."""
+    forwarded_for = request.headers.getall("X-Forwarded-For", [])
     return Client(
         request_id=request_id(request),
-        address=request.remote or "",
+        address=client_address(request.remote, forwarded_for, trusted_proxies),
         user_agent=request.headers.get("User-Agent", "")[:200],
     )

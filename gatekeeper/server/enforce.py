@@ -84,7 +84,10 @@ def conclude(
 def log_decision(request: web.Request, deps: Deps, admission: Admission) -> None:
     """Write the decision-log line for ``admission`` (before its response is sent)."""
     deps.decisions.write(
-        admission.request, admission.decision, client_of(request), _elapsed(request)
+        admission.request,
+        admission.decision,
+        client_of(request, deps.settings.trusted_proxies),
+        _elapsed(request),
     )
 
 
@@ -111,5 +114,7 @@ def refuse_unchecked(
     """
     decision = Decision(Outcome.DENY, None, Mode.ENFORCE, (message,), (), (code,))
     asked = AdmissionRequest(action, repository, reference, now=deps.clock())
-    deps.decisions.write(asked, decision, client_of(request), _elapsed(request))
+    deps.decisions.write(
+        asked, decision, client_of(request, deps.settings.trusted_proxies), _elapsed(request)
+    )
     return Denied(f"gatekeeper: {message}", {"codes": [code], **(detail or {})})

@@ -21,9 +21,9 @@ from gatekeeper.oci.media_types import ACCEPT_ALL
 from gatekeeper.oci.routes import Route
 from gatekeeper.policy.model import Action
 from gatekeeper.proxy.bodies import read_bounded
-from gatekeeper.proxy.headers import request_headers, response_headers
-from gatekeeper.proxy.stream import client_origin, stream_response
+from gatekeeper.proxy.stream import relayed_headers, stream_response
 from gatekeeper.server.enforce import conclude, refuse_unchecked
+from gatekeeper.server.forwarding import origins_for, upstream_headers
 from gatekeeper.server.passthrough import relay
 from gatekeeper.server.targets import Target
 
@@ -48,13 +48,14 @@ async def pull(
     gate = gate_repository(deps, Action.PULL, target.repository, route.reference)
     conclude(request, deps, gate, final=False)
     upstream = target.upstream
-    headers = request_headers(request.headers.items())
+    origins = origins_for(request, upstream, deps.settings)
+    headers = upstream_headers(request, deps.settings)
     for name in _NOT_FORWARDED:
         headers.popall(name, None)
     # Always GET, even for a HEAD: an honest HEAD needs the checked bytes' length and digest.
     async with upstream.send("GET", target.raw_path_qs, headers, own=target.own) as response:
         if response.status in _RELAYED_ERRORS:
-            return await stream_response(request, response, upstream.origin)
+            return await stream_response(request, response, origins)
         if response.status != 200:
             raise UpstreamProtocolError(
                 f"upstream answered {response.status} to a manifest GET; only a full 200"
@@ -67,7 +68,7 @@ async def pull(
             "upstream manifest",
         )
         content_type = response.headers.get("Content-Type")
-        kept = response_headers(response.headers.items(), upstream.origin, client_origin(request))
+        kept = relayed_headers(response, origins)
         claimed = response.headers.get("Docker-Content-Digest")
     digest = _checked_digest(request, deps, target, body, route, claimed)
     admission = await admit_manifest(
@@ -111,7 +112,7 @@ async def push(
     current = None
     rule = deps.policies.current.match(target.repository)
     if route.tag is not None and rule is not None and rule.tags.immutable:
-        current = await _current_digest(request, route, target)
+        current = await _current_digest(request, route, target, deps)
     admission = await admit_manifest(
         deps,
         Action.PUSH,
@@ -123,11 +124,12 @@ async def push(
         current_tag_digest=current,
     )
     warnings = conclude(request, deps, admission)
-    headers = request_headers(request.headers.items())
+    headers = upstream_headers(request, deps.settings)
     headers.popall("Content-Length", None)
+    origins = origins_for(request, target.upstream, deps.settings)
     async with target.upstream.send("PUT", target.raw_path_qs, headers, body) as response:
         extra = [("Warning", warning) for warning in warnings]
-        return await stream_response(request, response, target.upstream.origin, extra)
+        return await stream_response(request, response, origins, extra)
 
 
 async def delete(
@@ -135,7 +137,7 @@ async def delete(
 ) -> web.StreamResponse:
     admission = await admit_request(deps, Action.DELETE, target.repository, route.reference)
     warnings = conclude(request, deps, admission)
-    return await relay(request, target, warnings=warnings)
+    return await relay(request, target, deps.settings, warnings=warnings)
 
 
 def _checked_digest(
@@ -174,9 +176,11 @@ def _checked_digest(
     return digest
 
 
-async def _current_digest(request: web.Request, route: Route, target: Target) -> str | None:
+async def _current_digest(
+    request: web.Request, route: Route, target: Target, deps: Deps
+) -> str | None:
     """What the pushed tag points at now (for immutable tags), via HEAD upstream."""
-    headers = request_headers(request.headers.items())
+    headers = upstream_headers(request, deps.settings)
     for name in ("Content-Length", "Content-Type", "Accept", *_NOT_FORWARDED):
         headers.popall(name, None)
     headers["Accept"] = ACCEPT_ALL

@@ -1,5 +1,6 @@
 """Requests decided on the request alone (uploads, tags, referrers, blobs, deletes) stream
-through once their decision allows them, with ``Location`` pointing back at gatekeeper."""
+through once their decision allows them, with ``Location`` pointing back at gatekeeper and
+forwarding headers that only trusted proxies may send."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ from collections.abc import Sequence
 
 from aiohttp import web
 
-from gatekeeper.proxy.headers import request_headers
+from gatekeeper.config import Settings
 from gatekeeper.proxy.stream import stream_response
+from gatekeeper.server.forwarding import origins_for, upstream_headers
 from gatekeeper.server.targets import Target
 
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
@@ -17,6 +19,7 @@ _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 async def relay(
     request: web.Request,
     target: Target,
+    settings: Settings,
     *,
     follow_redirects: bool = False,
     blob_digest: str | None = None,
@@ -30,7 +33,7 @@ async def relay(
     ``warnings``: dry-run ``Warning`` values for the response. ``path_qs``: what to ask the
     upstream for, when the caller rewrote the query (mounts); the target's otherwise.
     """
-    headers = request_headers(request.headers.items())
+    headers = upstream_headers(request, settings)
     data = request.content if request.method in _BODY_METHODS and request.body_exists else None
     upstream = target.upstream
     async with upstream.send(
@@ -48,4 +51,5 @@ async def relay(
             and "Docker-Content-Digest" not in response.headers
         ):
             extra.append(("Docker-Content-Digest", blob_digest))
-        return await stream_response(request, response, upstream.origin, extra)
+        origins = origins_for(request, upstream, settings)
+        return await stream_response(request, response, origins, extra)

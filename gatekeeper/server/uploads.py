@@ -41,7 +41,7 @@ async def upload(
     if request.method == "POST":
         path_qs, mount_warnings = await _mount(request, target, deps)
         warnings += mount_warnings
-    return await relay(request, target, warnings=warnings, path_qs=path_qs)
+    return await relay(request, target, deps.settings, warnings=warnings, path_qs=path_qs)
 
 
 async def _mount(request: web.Request, target: Target, deps: Deps) -> tuple[str, list[str]]:

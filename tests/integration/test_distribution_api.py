@@ -145,9 +145,15 @@ def test_manifest_delete_passes_through(tmp_path: Path, gatekeeper: Process, rep
         ("GET", "/v2/UPPER/manifests/1.0", 400, "NAME_INVALID"),
         ("GET", "/v2/a..b/manifests/1.0", 400, "NAME_INVALID"),
         ("GET", "/v2/" + "a" * 256 + "/manifests/1.0", 400, "NAME_INVALID"),
-        ("GET", "/v2/ok/manifests/-bad", 400, "TAG_INVALID"),
-        ("GET", "/v2/ok/manifests/" + "t" * 129, 400, "TAG_INVALID"),
-        ("GET", "/v2/ok/manifests/sha256:xyz", 400, "DIGEST_INVALID"),
+        # a read by a reference outside the grammar finds nothing (conformance suite: 404)
+        ("GET", "/v2/ok/manifests/-bad", 404, "MANIFEST_UNKNOWN"),
+        ("GET", "/v2/ok/manifests/.INVALID_MANIFEST_NAME", 404, "MANIFEST_UNKNOWN"),
+        ("GET", "/v2/ok/manifests/" + "t" * 129, 404, "MANIFEST_UNKNOWN"),
+        ("GET", "/v2/ok/manifests/sha256:xyz", 404, "MANIFEST_UNKNOWN"),
+        # a push under such a reference is a bad request
+        ("PUT", "/v2/ok/manifests/-bad", 400, "TAG_INVALID"),
+        ("PUT", "/v2/ok/manifests/" + "t" * 129, 400, "TAG_INVALID"),
+        ("PUT", "/v2/ok/manifests/sha256:xyz", 400, "DIGEST_INVALID"),
         ("GET", "/v2/ok/blobs/sha256:" + "0" * 63, 400, "DIGEST_INVALID"),
         ("GET", "/v2/ok/blobs/md5:" + "0" * 32, 400, "DIGEST_INVALID"),
         ("GET", "/v2/ok/referrers/latest", 400, "DIGEST_INVALID"),

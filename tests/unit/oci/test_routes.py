@@ -2,7 +2,14 @@ from __future__ import annotations
 
 import pytest
 
-from gatekeeper.errors import DigestInvalid, NameInvalid, RouteNotFound, TagInvalid, Unsupported
+from gatekeeper.errors import (
+    DigestInvalid,
+    ManifestUnknown,
+    NameInvalid,
+    RouteNotFound,
+    TagInvalid,
+    Unsupported,
+)
 from gatekeeper.oci.routes import Kind, parse_route
 
 D = "sha256:" + "b" * 64
@@ -41,8 +48,18 @@ def test_tag_and_digest_properties() -> None:
     ("method", "path", "error"),
     [
         ("GET", "/v2/A/manifests/v1", NameInvalid),
-        ("GET", "/v2/a/manifests/-v1", TagInvalid),
-        ("GET", "/v2/a/manifests/sha256:zz", DigestInvalid),
+        ("HEAD", "/v2/A/manifests/.bad", NameInvalid),  # the name is checked first
+        # reads of a reference no manifest can have: not found (conformance suite: 404)
+        ("GET", "/v2/a/manifests/-v1", ManifestUnknown),
+        ("HEAD", "/v2/a/manifests/.INVALID_MANIFEST_NAME", ManifestUnknown),
+        ("GET", "/v2/a/manifests/sha256:zz", ManifestUnknown),
+        ("HEAD", "/v2/a/manifests/md5:" + "a" * 32, ManifestUnknown),
+        ("GET", "/v2/a/manifests/" + "t" * 129, ManifestUnknown),
+        # writes keep the grammar errors (400)
+        ("PUT", "/v2/a/manifests/-v1", TagInvalid),
+        ("PUT", "/v2/a/manifests/.INVALID_MANIFEST_NAME", TagInvalid),
+        ("PUT", "/v2/a/manifests/sha256:zz", DigestInvalid),
+        ("DELETE", "/v2/a/manifests/sha256:zz", DigestInvalid),
         ("GET", "/v2/a/blobs/latest", DigestInvalid),
         ("GET", "/v2/a/referrers/latest", DigestInvalid),
         ("GET", "/v2/a/unknown", RouteNotFound),
@@ -56,3 +73,9 @@ def test_tag_and_digest_properties() -> None:
 def test_refused_routes(method: str, path: str, error: type[Exception]) -> None:
     with pytest.raises(error):
         parse_route(path, method)
+
+
+def test_manifest_unknown_wire_form() -> None:
+    with pytest.raises(ManifestUnknown) as caught:
+        parse_route("/v2/a/manifests/.INVALID_MANIFEST_NAME", "GET")
+    assert (caught.value.code, caught.value.status) == ("MANIFEST_UNKNOWN", 404)
