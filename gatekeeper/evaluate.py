@@ -70,6 +70,7 @@ def render(admission: Admission, as_json: bool) -> str:
                 "mode": decision.mode.value,
                 "reasons": list(decision.reasons),
                 "hints": list(decision.hints),
+                "codes": list(decision.codes),
             },
             indent=2,
         )

@@ -69,11 +69,16 @@ def conclude(
     """Log the decision, then refuse (raise DENIED) or return the Warning headers to add.
 
     ``final=False`` for the repository gate asked before a manifest is fetched: it is
-    logged only when it refuses, since the manifest's own decision follows.
+    logged only when it refuses, since the manifest's own decision (logged whatever it
+    says) follows otherwise.
     """
     decision = admission.decision
     asked = admission.request
-    if (final and asked.action.is_manifest) or decision.outcome is Outcome.DENY:
+    if final:
+        logged = asked.action.is_manifest or decision.outcome is Outcome.DENY
+    else:
+        logged = decision.refused
+    if logged:
         log_decision(request, deps, admission)
     if decision.refused:
         digest = asked.digest or (asked.reference if ":" in asked.reference else "")
