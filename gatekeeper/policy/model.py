@@ -172,6 +172,9 @@ class Rule:
         return frozenset(kinds)
 
 
+_MATCH_MEMO = 4096
+
+
 @dataclass(frozen=True, slots=True)
 class Policy:
     mode: Mode
@@ -182,17 +185,27 @@ class Policy:
     sources: tuple[str, ...] = ()
     forced_dry_run: bool = False  # ``serve --dry-run``: every rule warns, none refuses
     trust_files: tuple[WatchedFile, ...] = ()  # key and trusted root files, as read
+    # Repository → rule, remembered: every request matches its repository several times on
+    # the hot path. Names are client-chosen, so the memo is bounded (cleared when full).
+    _matched: dict[str, Rule | None] = field(
+        default_factory=dict, compare=False, repr=False, metadata={"fingerprint": False}
+    )
 
     def match(self, repository: str) -> Rule | None:
         """First rule whose repositories match decides; None means deny."""
-        for rule in self.rules:
-            if rule.matches(repository):
-                return rule
-        return None
+        try:
+            return self._matched[repository]
+        except KeyError:
+            pass
+        found = next((rule for rule in self.rules if rule.matches(repository)), None)
+        if len(self._matched) >= _MATCH_MEMO:
+            self._matched.clear()
+        self._matched[repository] = found
+        return found
 
     def force_dry_run(self) -> Policy:
         """The same policy with dry-run forced on every rule (``serve --dry-run``)."""
-        return replace(self, mode=Mode.DRY_RUN, forced_dry_run=True)
+        return replace(self, mode=Mode.DRY_RUN, forced_dry_run=True, _matched={})
 
     def mode_for(self, rule: Rule | None) -> Mode:
         """The mode a decision under ``rule`` runs in."""
