@@ -10,7 +10,10 @@ mount (distribution-spec "Mounting a blob from another repository"), and is logg
 The query the upstream sees is rebuilt from what was decided on: a repeated ``mount`` or
 ``from`` (which the upstream might read differently) is refused, and ``mount`` without
 ``from`` is dropped (registries that search every repository for it would mount from
-anywhere).
+anywhere). Form-encoded and multipart bodies are refused on every upload request:
+distribution reads ``mount``/``from``/``digest`` with Go's ``Request.FormValue``, which
+parses such a body and prefers it to the query, so parameters could arrive unseen by the
+gate. Blob uploads carry ``application/octet-stream`` (or no body).
 """
 
 from __future__ import annotations
@@ -30,11 +33,13 @@ from gatekeeper.server.passthrough import relay
 from gatekeeper.server.targets import Target
 
 _MOUNT_KEYS = ("mount", "from")
+_FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
 
 
 async def upload(
     request: web.Request, route: Route, target: Target, deps: Deps
 ) -> web.StreamResponse:
+    _refuse_form_bodies(request)
     admission = await admit_request(deps, Action.UPLOAD, target.repository, route.reference)
     warnings = conclude(request, deps, admission)
     path_qs = None
@@ -65,3 +70,15 @@ async def _mount(request: web.Request, target: Target, deps: Deps) -> tuple[str,
             warnings = conclude(request, deps, admission)
             kept = [*kept, ("mount", digest), ("from", source)]
     return path + ("?" + urlencode(kept) if kept else ""), warnings
+
+
+def _refuse_form_bodies(request: web.Request) -> None:
+    types = request.headers.getall("Content-Type", [])
+    if len(types) > 1:
+        raise HttpError("UNSUPPORTED", 400, "a blob upload has one Content-Type")
+    if types and types[0].split(";", 1)[0].strip().lower() in _FORM_TYPES:
+        raise HttpError(
+            "UNSUPPORTED",
+            415,
+            "blob uploads carry application/octet-stream, not form data",
+        )

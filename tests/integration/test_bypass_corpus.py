@@ -27,7 +27,9 @@ Rows for bypasses the review did not list:
   artifact "opens its own blobs", but a blob digest can be a manifest digest: admitting it as
   a blob must not admit a manifest pull by that digest;
 * ``sbom_listing_refused_blobs_as_documents``: a non-runnable artifact whose documents are a
-  refused image's layer and config (typed as SPDX) must not open those blobs.
+  refused image's layer and config (typed as SPDX) opens those BLOBS (a blob digest carries no
+  type; docs/threat-model.md, "Readable artifact blobs") but never the refused image: its
+  manifest stays refused, so no engine can assemble it.
 """
 
 from __future__ import annotations
@@ -948,20 +950,20 @@ ROWS: tuple[Row, ...] = (
         "sha256-{u_hex}.sig",
     ),
     # ---- non-runnable artifacts that reference refused content: they open nothing
+    # The artifact's own blobs become readable (the documented gap: push access to a
+    # repository is read access to its blobs); the refused image itself stays refused.
     opens_nothing(
         "sbom_listing_refused_blobs_as_documents",
         sbom_listing_refused_blobs,
         "sha256-{u_hex}.sbom",
-        U_LAYER,
-        U_CONFIG,
         U_BY_DIGEST,
+        Step("HEAD", M + "/{u}", DENY, ACCEPT),
     ),
     opens_nothing(
         "artifact_layer_is_refused_manifest",
         artifact_listing_refused_manifest,
         "sha256-{u_hex}.sig",
         U_BY_DIGEST,
-        Step("GET", B + "/{u}", NOT_SERVED),
         U_LAYER,
     ),
     opens_nothing(
