@@ -58,6 +58,7 @@ CODES = frozenset(
         "internal-error",  # a check crashed: fail closed
         "integrity",  # the upstream sent other bytes than were asked for or announced
         "mirror-route",  # mirror mode: a registry not mirrored here, or an ambiguous name
+        "proxy-required",  # asked to decide for another proxy what gatekeeper must serve
     }
 )
 

@@ -13,7 +13,7 @@ from gatekeeper.admission.deps import Deps
 from gatekeeper.errors import GatekeeperError, HttpError, RouteDenied
 from gatekeeper.oci.routes import Kind, Route, parse_route
 from gatekeeper.policy.model import Action
-from gatekeeper.server import blobs, manifests, uploads
+from gatekeeper.server import authz, blobs, manifests, uploads
 from gatekeeper.server.catalog import catalog
 from gatekeeper.server.enforce import conclude, mark_start, refuse_unchecked
 from gatekeeper.server.errors import INFLIGHT, oci_errors, stamp_response
@@ -35,6 +35,8 @@ def create_app(deps: Deps) -> web.Application:
     app.on_response_prepare.append(_flush_decisions)
     app.router.add_route("GET", "/healthz", healthz)
     app.router.add_route("GET", "/readyz", readyz)
+    app.router.add_route("*", authz.PREFIX, _authz)
+    app.router.add_route("*", authz.PREFIX + "/{tail:.*}", _authz)
     app.router.add_route("*", "/v2", dispatch)
     app.router.add_route("*", "/v2/{tail:.*}", dispatch)
     app.router.add_route("*", "/{tail:.*}", not_found)
@@ -107,6 +109,10 @@ async def _flush_decisions(request: web.Request, response: web.StreamResponse) -
     # An audit log that lags the decisions it records is not one: a request's decision
     # line reaches the OS before its response starts (lines still coalesce per response).
     request.app[DEPS].decisions.flush()
+
+
+async def _authz(request: web.Request) -> web.StreamResponse:
+    return await authz.authz(request, request.app[DEPS])
 
 
 async def not_found(request: web.Request) -> web.StreamResponse:

@@ -18,6 +18,7 @@ gate. Blob uploads carry ``application/octet-stream`` (or no body).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode
 
 from aiohttp import web
@@ -36,10 +37,42 @@ _MOUNT_KEYS = ("mount", "from")
 _FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
 
 
+@dataclass(frozen=True, slots=True)
+class UploadStart:
+    """An upload start's query, parsed the one way the upstream will see it."""
+
+    path: str
+    kept: list[tuple[str, str]]  # every parameter but mount/from, in order
+    digest: str | None  # ``mount``: only when ``from`` names its source
+    source: str | None  # ``from``
+    partial: bool = False  # ``mount`` without ``from`` or the reverse (dropped here)
+
+    def path_qs(self, *, mount: bool) -> str:
+        params = list(self.kept)
+        if mount and self.digest is not None and self.source is not None:
+            params += [("mount", self.digest), ("from", self.source)]
+        return self.path + ("?" + urlencode(params) if params else "")
+
+
+def parse_upload_start(raw_path_qs: str) -> UploadStart:
+    """Split an upload start's query; refuse what the upstream might read differently."""
+    path, _, query = raw_path_qs.partition("?")
+    params = parse_qsl(query, keep_blank_values=True)
+    for key in _MOUNT_KEYS:
+        if sum(1 for name, _ in params if name == key) > 1:
+            raise HttpError("UNSUPPORTED", 400, f"the '{key}' parameter may be given only once")
+    values = dict(params)
+    digest, source = values.get("mount"), values.get("from")
+    kept = [(k, v) for k, v in params if k not in _MOUNT_KEYS]
+    if digest is None or source is None:
+        return UploadStart(path, kept, None, None, partial=digest is not None or source is not None)
+    return UploadStart(path, kept, check_digest(digest), check_name(source))
+
+
 async def upload(
     request: web.Request, route: Route, target: Target, deps: Deps
 ) -> web.StreamResponse:
-    _refuse_form_bodies(request)
+    refuse_form_bodies(request)
     admission = await admit_request(deps, Action.UPLOAD, target.repository, route.reference)
     warnings = conclude(request, deps, admission)
     path_qs = None
@@ -51,28 +84,18 @@ async def upload(
 
 async def _mount(request: web.Request, target: Target, deps: Deps) -> tuple[str, list[str]]:
     """The upstream path and query for an upload start, with the mount decided."""
-    path, _, query = target.raw_path_qs.partition("?")
-    params = parse_qsl(query, keep_blank_values=True)
-    for key in _MOUNT_KEYS:
-        if sum(1 for name, _ in params if name == key) > 1:
-            raise HttpError("UNSUPPORTED", 400, f"the '{key}' parameter may be given only once")
-    values = dict(params)
-    digest, source = values.get("mount"), values.get("from")
-    warnings: list[str] = []
-    kept = [(k, v) for k, v in params if k not in _MOUNT_KEYS]
-    if digest is not None and source is not None:
-        check_digest(digest)
-        check_name(source)
-        admission = await admit_request(deps, Action.MOUNT, source, digest, digest)
-        if admission.decision.refused:
-            log_decision(request, deps, admission)  # a plain upload session instead
-        else:
-            warnings = conclude(request, deps, admission)
-            kept = [*kept, ("mount", digest), ("from", source)]
-    return path + ("?" + urlencode(kept) if kept else ""), warnings
+    start = parse_upload_start(target.raw_path_qs)
+    if start.digest is None or start.source is None:
+        return start.path_qs(mount=False), []
+    admission = await admit_request(deps, Action.MOUNT, start.source, start.digest, start.digest)
+    if admission.decision.refused:
+        log_decision(request, deps, admission)  # a plain upload session instead
+        return start.path_qs(mount=False), []
+    return start.path_qs(mount=True), conclude(request, deps, admission)
 
 
-def _refuse_form_bodies(request: web.Request) -> None:
+def refuse_form_bodies(request: web.Request) -> None:
+    """Refuse form-encoded and multipart upload bodies (the module docstring says why)."""
     types = request.headers.getall("Content-Type", [])
     if len(types) > 1:
         raise HttpError("UNSUPPORTED", 400, "a blob upload has one Content-Type")
