@@ -22,15 +22,30 @@ HOP_BY_HOP = frozenset(
         "host",
     }
 )
+# A client's credentials: never sent where the client did not address them (mirror mode
+# sends gatekeeper's own identity upstream, so these are dropped there).
+CREDENTIALS = frozenset({"authorization", "cookie", "proxy-authorization"})
 # Response headers aiohttp's server writes itself.
 _SERVER_SET = frozenset({"date", "server"})
 
 
-def request_headers(items: Iterable[tuple[str, str]]) -> CIMultiDict[str]:
-    """Client request headers to forward upstream; every repeated line is kept."""
+def request_headers(items: Iterable[tuple[str, str]], *, own: bool = False) -> CIMultiDict[str]:
+    """Client request headers to forward upstream; every repeated line is kept.
+
+    Hop-by-hop headers go, with those the client's ``Connection`` header names (RFC 9110
+    §7.6.1). ``own``: the request goes out under gatekeeper's identity (mirror mode), so the
+    client's credentials and cookies go too.
+    """
+    pairs = list(items)
+    dropped = set(HOP_BY_HOP)
+    for name, value in pairs:
+        if name.lower() == "connection":
+            dropped.update(token.strip().lower() for token in value.split(","))
+    if own:
+        dropped.update(CREDENTIALS)
     out: CIMultiDict[str] = CIMultiDict()
-    for name, value in items:
-        if name.lower() not in HOP_BY_HOP:
+    for name, value in pairs:
+        if name.lower() not in dropped:
             out.add(name, value)
     return out
 

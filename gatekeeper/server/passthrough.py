@@ -30,7 +30,7 @@ async def relay(
     ``warnings``: dry-run ``Warning`` values for the response. ``path_qs``: what to ask the
     upstream for, when the caller rewrote the query (mounts); the target's otherwise.
     """
-    headers = request_headers(request.headers.items())
+    headers = request_headers(request.headers.items(), own=target.own)
     data = request.content if request.method in _BODY_METHODS and request.body_exists else None
     upstream = target.upstream
     async with upstream.send(
@@ -40,6 +40,7 @@ async def relay(
         data,
         follow_redirects=follow_redirects,
         own=target.own,
+        stream=True,
     ) as response:
         extra = [("Warning", warning) for warning in warnings]
         if (
@@ -48,4 +49,6 @@ async def relay(
             and "Docker-Content-Digest" not in response.headers
         ):
             extra.append(("Docker-Content-Digest", blob_digest))
-        return await stream_response(request, response, upstream.origin, extra)
+        return await stream_response(
+            request, response, upstream.origin, extra, limits=upstream.limits
+        )
