@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from typing import cast
 
 from gatekeeper.oci.error_body import error_body
 
@@ -53,10 +54,10 @@ class GuardedProtocol(asyncio.Protocol):
         self._tail = b""
         self._busy: asyncio.Transport | None = None
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+    def connection_made(self, base: asyncio.BaseTransport) -> None:
         guard = self._guard
         guard.open += 1
-        assert isinstance(transport, asyncio.Transport)
+        transport = cast(asyncio.Transport, base)  # uvloop's is not an asyncio.Transport
         if guard.open > guard.max_connections:
             guard.refused += 1
             # Answer at once, but close only once the request has been read (or after a

@@ -3,7 +3,8 @@
 The connector caps connections per process (``upstream_connections``). Within that cap,
 streamed bodies (blobs, uploads) may hold at most ``stream_connections``, so manifest and
 evidence requests always find a connection, and one repository may hold at most
-``repository_connections``, so a repository whose upstream hangs cannot starve the others.
+``repository_connections`` of each kind, so a repository whose upstream hangs cannot starve
+the others.
 A request that cannot get its budget within ``upstream_pool_timeout`` answers 503 with
 ``Retry-After`` instead of waiting for ever.
 """
@@ -39,6 +40,10 @@ class Slots:
         self.size = size
         self.held = 0
         self._waiters: deque[asyncio.Future[None]] = deque()
+
+    @property
+    def waiting(self) -> int:
+        return len(self._waiters)
 
     @property
     def idle(self) -> bool:
@@ -92,7 +97,9 @@ class Budget:
         async with AsyncExitStack() as stack:
             name = repository_of(path)
             if name is not None:
-                key = f"{upstream}/{name}"
+                # Streams and small requests are budgeted apart, so a repository's blob
+                # streams cannot starve its own manifest and evidence requests either.
+                key = f"{upstream}/{name}{' streams' if stream else ''}"
                 slots = self._repositories.get(key)
                 if slots is None:
                     slots = self._repositories[key] = Slots(self._limits.repository_connections)
