@@ -1,7 +1,7 @@
 """A small registry that serves good content, then misbehaves on demand.
 
-It runs in the test's own event loop. The first component of a repository name chooses the
-behaviour, so one server holds every case:
+It runs in the test's own event loop. The first component of a repository name (after
+``library/``) chooses the behaviour, so one server holds every case:
 - ``good/*``: a real image (manifest, config, layer) and a large blob;
 - ``hang/*``: reads the request and never answers;
 - ``trickle/*``: answers 200, then one byte per ``trickle_interval``;
@@ -104,7 +104,7 @@ class FaultUpstream:
         if not self._authorized(request):
             return self._challenge()
         tail = request.match_info["tail"]
-        mode = tail.split("/", 1)[0]
+        mode = tail.removeprefix("library/").split("/", 1)[0]  # mirrors send library/<name>
         if mode == "hang":
             await asyncio.Event().wait()
         if mode == "storm":
