@@ -17,6 +17,7 @@ from pathlib import Path
 
 from gatekeeper import __version__
 from gatekeeper.config import (
+    Limits,
     Settings,
     parse_listen,
     parse_public_url,
@@ -96,6 +97,32 @@ def _add_upstream_flags(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_limit_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag and one variable per field of :class:`Limits` (docs/operations.md)."""
+    group = parser.add_argument_group("limits (docs/operations.md)")
+    for field in dataclasses.fields(Limits):
+        default = field.default
+        kind = int if isinstance(default, int) else float
+        env = field.name.upper()
+        group.add_argument(
+            f"--{field.name.replace('_', '-')}",
+            dest=f"limit_{field.name}",
+            type=kind,
+            default=_env(env),  # argparse converts (and checks) string defaults with ``type``
+            metavar=kind.__name__.upper(),
+            help=f"default {default} (GATEKEEPER_{env})",
+        )
+
+
+def _limits(args: argparse.Namespace) -> Limits:
+    given = {
+        field.name: value
+        for field in dataclasses.fields(Limits)
+        if (value := getattr(args, f"limit_{field.name}", None)) is not None
+    }
+    return Limits(**given)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gatekeeper", description=__doc__)
     parser.add_argument("--version", action="version", version=f"gatekeeper {__version__}")
@@ -161,6 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=_env_path("TLS_KEY"),
         help="private key for --tls-cert (GATEKEEPER_TLS_KEY)",
     )
+    _add_limit_flags(serve)
 
     evaluate = commands.add_parser(
         "evaluate",
@@ -169,6 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("ref", help="repo:tag or repo@sha256:…")
     _add_upstream_flags(evaluate)
     evaluate.add_argument("--json", action="store_true", help="print the decision as JSON")
+    _add_limit_flags(evaluate)
 
     verdicts = commands.add_parser("verdicts", help="vulnerability verdict tools")
     verdict_commands = verdicts.add_subparsers(dest="verdicts_command", required=True)
@@ -230,6 +259,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         upstream_ca=args.upstream_ca,
         verdicts=args.verdicts,
         redis=args.redis,
+        limits=_limits(args),
     )
 
 

@@ -7,27 +7,69 @@ No work happens at import; :func:`gatekeeper.cli` builds a :class:`Settings` and
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from gatekeeper.errors import ConfigError
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+KiB = 1024
+MiB = 1024 * KiB
 
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    """Explicit bounds on work and memory (bytes, counts, seconds)."""
+    """Every bound on work, memory and time (bytes, counts, seconds), in one place.
 
-    manifest_bytes: int = 4 * 1024 * 1024  # distribution's own manifest limit
-    connect_timeout: float = 10.0
-    read_timeout: float = 300.0  # between two reads of an upstream body
+    Each field is a ``serve`` flag (``--manifest-bytes``) and an environment variable
+    (``GATEKEEPER_MANIFEST_BYTES``). ``docs/operations.md`` turns them into the most memory,
+    connections, file descriptors and tasks one process can hold; the defaults keep a
+    2-core / 512 MiB container healthy.
+    """
+
+    # What one manifest may cost.
+    manifest_bytes: int = 4 * MiB  # distribution's own manifest limit
+    manifest_refs: int = 1_000  # layers, index children or blobs per manifest (parse refuses)
+    manifest_cache_bytes: int = 32 * MiB  # parsed manifests kept (estimated bytes)
+    # Admission records (what admitted manifests opened): per manifest ≤ manifest_refs.
     admission_ttl: float = 3600.0  # how long an admitted manifest keeps its blobs/children open
-    admission_entries: int = 100_000  # in-process admission records (LRU beyond this)
-    upstream_connections: int = 256
-    stream_chunk_bytes: int = 1024 * 1024  # upstream read buffer; bounds memory per stream
-    shutdown_grace: float = 60.0  # how long SIGTERM waits for requests in flight
+    admission_entries: int = 100_000  # digests recorded in this process, all repositories
+    admission_repository_entries: int = 10_000  # of which one repository may hold
+    # The upstream registry.
+    upstream_connect_timeout: float = 5.0  # TCP + TLS handshake
+    upstream_header_timeout: float = 10.0  # request sent → response headers
+    upstream_total_timeout: float = 30.0  # a whole manifest, evidence or other small request
+    upstream_pool_timeout: float = 5.0  # waiting for a connection budget before 503
+    blob_idle_timeout: float = 30.0  # between two reads of a streamed body (blobs, uploads)
+    upstream_connections: int = 128  # per process, all upstreams together
+    stream_connections: int = 96  # of which streamed bodies may hold (rest: manifests, evidence)
+    repository_connections: int = 32  # of which one repository may hold (a hanging one)
+    stream_chunk_bytes: int = 256 * KiB  # upstream read buffer per stream
+    # Clients.
+    client_write_buffer_bytes: int = 512 * KiB  # per stream, before waiting for the client
+    client_write_timeout: float = 30.0  # a client that reads nothing this long is cut off
+    client_header_timeout: float = 10.0  # connection opened → first request's headers
+    client_idle_timeout: float = 15.0  # keep-alive: idle (or later headers unfinished)
+    max_connections: int = 1_024  # client connections; beyond, an immediate 503
+    max_admissions: int = 64  # manifest requests decided concurrently
+    admission_queue: int = 256  # waiting for a slot; beyond, an immediate 503
+    admission_queue_timeout: float = 2.0  # longest wait for a slot before 503
+    shutdown_grace: float = 20.0  # SIGTERM: requests in flight get this long (< k8s' 30 s)
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+                raise ConfigError(f"limit {f.name} must be a positive number, got {value!r}")
+        if self.stream_connections > self.upstream_connections:
+            raise ConfigError("stream_connections cannot exceed upstream_connections")
+        if self.repository_connections > self.upstream_connections:
+            raise ConfigError("repository_connections cannot exceed upstream_connections")
+        if self.manifest_refs > self.admission_repository_entries:
+            raise ConfigError("manifest_refs cannot exceed admission_repository_entries")
+        if self.admission_repository_entries > self.admission_entries:
+            raise ConfigError("admission_repository_entries cannot exceed admission_entries")
 
 
 @dataclass(frozen=True, slots=True)

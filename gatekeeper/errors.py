@@ -14,6 +14,7 @@ class GatekeeperError(Exception):
 
     code: str = "UNKNOWN"
     status: int = 500
+    retry_after: int | None = None  # seconds, sent as ``Retry-After`` (503, 504, 429)
 
     def __init__(self, message: str, detail: Any = None) -> None:
         super().__init__(message)
@@ -80,6 +81,22 @@ class Unavailable(GatekeeperError):
 
     code = "UNAVAILABLE"
     status = 503
+    retry_after = 1
+
+
+class UpstreamTimeout(Unavailable):
+    """The upstream did not answer (or stopped sending) within the configured time."""
+
+    status = 504
+    retry_after = 1
+
+
+class Overloaded(GatekeeperError):
+    """gatekeeper is at one of its concurrency limits; the client should retry shortly."""
+
+    code = "TOOMANYREQUESTS"
+    status = 503
+    retry_after = 1
 
 
 class UpstreamProtocolError(GatekeeperError):

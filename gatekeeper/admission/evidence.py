@@ -93,12 +93,12 @@ async def gather(
         if isinstance(result, BaseException):
             if not isinstance(result, Exception):
                 raise result
-            log.error(
-                "%s gatherer crashed for %s@%s: %r",
+            log.error(  # the type only: an error's repr may hold a request and its headers
+                "%s gatherer crashed for %s@%s: %s",
                 kind.value,
                 subject.repository,
                 subject.digest,
-                result,
+                type(result).__name__,
             )
             continue
         evidence = replace(evidence, **{kind.value: result})

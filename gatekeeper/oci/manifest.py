@@ -59,11 +59,25 @@ class Manifest:
         return frozenset(child.digest for child in self.manifests)
 
 
-def parse_manifest(data: bytes, content_type: str | None = None) -> Manifest:
-    """Parse ``data``; raise MANIFEST_INVALID (or SIZE_INVALID) with a precise reason."""
+def parse_manifest(
+    data: bytes, content_type: str | None = None, max_refs: int | None = None
+) -> Manifest:
+    """Parse ``data``; raise MANIFEST_INVALID (or SIZE_INVALID) with a precise reason.
+
+    ``max_refs``: the most layers or index children accepted, checked before any
+    descriptor is built (a 10,000-layer manifest costs memory per layer, and admission
+    records per layer).
+    """
     if len(data) > MAX_MANIFEST_BYTES:
         raise SizeInvalid(f"manifest of {len(data)} bytes exceeds {MAX_MANIFEST_BYTES}")
     doc = json_object(data, "manifest")
+    if max_refs is not None:
+        for key in ("layers", "manifests"):
+            listed = doc.get(key)
+            if isinstance(listed, list) and len(listed) > max_refs:
+                raise SizeInvalid(
+                    f"manifest lists {len(listed)} {key}; gatekeeper accepts at most {max_refs}"
+                )
     if doc.get("schemaVersion") == 1 or content_type in mt.OBSOLETE_MANIFESTS:
         raise ManifestInvalid("Docker schema 1 manifests are obsolete and not accepted")
     if doc.get("schemaVersion") != 2:

@@ -28,21 +28,34 @@ HOP_BY_HOP = frozenset(
         "host",
     }
 )
+# A client's credentials: never sent where the client did not address them (mirror mode
+# sends gatekeeper's own identity upstream, so these are dropped there).
+CREDENTIALS = frozenset({"authorization", "cookie", "proxy-authorization"})
 # Response headers aiohttp's server writes itself.
 _SERVER_SET = frozenset({"date", "server"})
 
 
 def request_headers(
-    items: Iterable[tuple[str, str]], *, keep_forwarding: bool = False
+    items: Iterable[tuple[str, str]], *, keep_forwarding: bool = False, own: bool = False
 ) -> CIMultiDict[str]:
     """Client request headers to forward upstream; every repeated line is kept.
 
-    ``Forwarded``/``X-Forwarded-*``/``X-Real-IP`` go only when ``keep_forwarding`` (the peer
-    is a trusted proxy): the registry builds ``Location`` URLs from them.
+    Hop-by-hop headers go, with those the client's ``Connection`` header names (RFC 9110
+    §7.6.1). ``Forwarded``/``X-Forwarded-*``/``X-Real-IP`` go only when ``keep_forwarding``
+    (the peer is a trusted proxy): the registry builds ``Location`` URLs from them. ``own``:
+    the request goes out under gatekeeper's identity (mirror mode), so the client's
+    credentials and cookies go too.
     """
+    pairs = list(items)
+    dropped = set(HOP_BY_HOP)
+    for name, value in pairs:
+        if name.lower() == "connection":
+            dropped.update(token.strip().lower() for token in value.split(","))
+    if own:
+        dropped.update(CREDENTIALS)
     out: CIMultiDict[str] = CIMultiDict()
-    for name, value in items:
-        if name.lower() in HOP_BY_HOP:
+    for name, value in pairs:
+        if name.lower() in dropped:
             continue
         if not keep_forwarding and is_forwarding_header(name):
             continue

@@ -30,6 +30,7 @@ from cachetools import TTLCache
 
 from gatekeeper.admission.evidence import Subject
 from gatekeeper.policy.evidence import ScanVerdict
+from gatekeeper.redact import describe
 from gatekeeper.scans import harbor_api as api
 from gatekeeper.scans.cache import VerdictCache
 from gatekeeper.scans.errors import ScannerError
@@ -248,4 +249,4 @@ def _describe(error: BaseException) -> str:
         return error.message
     if isinstance(error, TimeoutError):
         return "timed out"
-    return f"{type(error).__name__}: {error}"[:300]
+    return f"{type(error).__name__}: {describe(error)}"

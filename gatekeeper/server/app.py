@@ -6,6 +6,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 from multidict import CIMultiDict
 
 from gatekeeper.admission.admit import admit_request
@@ -19,6 +20,7 @@ from gatekeeper.server.enforce import conclude, mark_start, refuse_unchecked
 from gatekeeper.server.errors import INFLIGHT, oci_errors, stamp_response
 from gatekeeper.server.inflight import InFlight
 from gatekeeper.server.passthrough import relay
+from gatekeeper.server.slots import admission_slots
 from gatekeeper.server.targets import Target, resolve
 
 log = logging.getLogger("gatekeeper.server")
@@ -28,7 +30,8 @@ DEPS = web.AppKey("deps", Deps)
 
 def create_app(deps: Deps) -> web.Application:
     # client_max_size only bounds bodies aiohttp reads itself; gatekeeper streams the rest.
-    app = web.Application(middlewares=[oci_errors], client_max_size=1024**2)
+    middlewares: list[Middleware] = [oci_errors, admission_slots(deps.settings.limits)]
+    app = web.Application(middlewares=middlewares, client_max_size=1024**2)
     app[DEPS] = deps
     app[INFLIGHT] = InFlight()
     app.on_response_prepare.append(stamp_response)

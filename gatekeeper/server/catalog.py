@@ -28,7 +28,7 @@ _MAX_CATALOG_BYTES = 8 * 1024 * 1024
 async def catalog(request: web.Request, target: Target, deps: Deps) -> web.StreamResponse:
     upstream = target.upstream
     origins = origins_for(request, upstream, deps.settings)
-    headers = upstream_headers(request, deps.settings)
+    headers = upstream_headers(request, deps.settings, own=target.own)
     for name in ("If-None-Match", "If-Modified-Since", "Range", "If-Range"):
         headers.popall(name, None)
     async with upstream.send("GET", target.raw_path_qs, headers, own=target.own) as response:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 
+import aiohttp
 from aiohttp import web
 
-from gatekeeper.errors import GatekeeperError, HttpError
+from gatekeeper.errors import GatekeeperError, HttpError, UpstreamProtocolError
 from gatekeeper.oci.error_body import error_body
+from gatekeeper.redact import describe
 from gatekeeper.server.client_info import new_request_id
 from gatekeeper.server.inflight import InFlight
 
@@ -23,7 +25,10 @@ _HTTP_CODES = {404: "NOT_FOUND", 405: "UNSUPPORTED", 413: "SIZE_INVALID"}
 def error_response(request: web.Request, error: GatekeeperError) -> web.Response:
     # aiohttp sends no body for HEAD; clients then GET to read the error (DESIGN.md).
     body = error_body(error.code, error.message, error.detail)
-    return web.Response(status=error.status, body=body, content_type="application/json")
+    response = web.Response(status=error.status, body=body, content_type="application/json")
+    if error.retry_after is not None:
+        response.headers["Retry-After"] = str(error.retry_after)
+    return response
 
 
 @web.middleware
@@ -43,8 +48,22 @@ async def oci_errors(request: web.Request, handler: Handler) -> web.StreamRespon
     except web.HTTPException as exc:
         code = _HTTP_CODES.get(exc.status, "UNSUPPORTED")
         response = error_response(request, HttpError(code, exc.status, exc.reason))
+    except aiohttp.ClientError as exc:
+        # An upstream that answered but not in HTTP we accept (oversized headers, a broken
+        # body). Never log the error's repr: it holds the request, credentials included.
+        log.warning(
+            "%s %s → 502: upstream sent a malformed response (%s: %s)",
+            request.method,
+            request.path,
+            type(exc).__name__,
+            describe(exc),
+        )
+        response = error_response(
+            request, UpstreamProtocolError("upstream registry sent a malformed response")
+        )
     except Exception as exc:
-        log.error("internal error on %s %s: %r", request.method, request.path, exc)
+        # The type only: the message and repr of an arbitrary error may carry request data.
+        log.error("internal error on %s %s: %s", request.method, request.path, type(exc).__name__)
         log.debug("internal error details", exc_info=True)
         response = error_response(request, HttpError("UNKNOWN", 500, "internal error"))
     return response

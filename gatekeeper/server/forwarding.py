@@ -28,10 +28,13 @@ def forwarding_trusted(request: web.Request, settings: Settings) -> bool:
     return trusted
 
 
-def upstream_headers(request: web.Request, settings: Settings) -> CIMultiDict[str]:
-    """The client's headers to send upstream (forwarding headers only from trusted proxies)."""
+def upstream_headers(
+    request: web.Request, settings: Settings, *, own: bool = False
+) -> CIMultiDict[str]:
+    """The client's headers to send upstream (forwarding headers only from trusted proxies;
+    with ``own``, under gatekeeper's identity, none of the client's credentials)."""
     return request_headers(
-        request.headers.items(), keep_forwarding=forwarding_trusted(request, settings)
+        request.headers.items(), keep_forwarding=forwarding_trusted(request, settings), own=own
     )
 
 

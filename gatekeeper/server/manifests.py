@@ -49,7 +49,7 @@ async def pull(
     conclude(request, deps, gate, final=False)
     upstream = target.upstream
     origins = origins_for(request, upstream, deps.settings)
-    headers = upstream_headers(request, deps.settings)
+    headers = upstream_headers(request, deps.settings, own=target.own)
     for name in _NOT_FORWARDED:
         headers.popall(name, None)
     # Always GET, even for a HEAD: an honest HEAD needs the checked bytes' length and digest.

@@ -33,7 +33,7 @@ async def relay(
     ``warnings``: dry-run ``Warning`` values for the response. ``path_qs``: what to ask the
     upstream for, when the caller rewrote the query (mounts); the target's otherwise.
     """
-    headers = upstream_headers(request, settings)
+    headers = upstream_headers(request, settings, own=target.own)
     data = request.content if request.method in _BODY_METHODS and request.body_exists else None
     upstream = target.upstream
     async with upstream.send(
@@ -43,6 +43,7 @@ async def relay(
         data,
         follow_redirects=follow_redirects,
         own=target.own,
+        stream=True,
     ) as response:
         extra = [("Warning", warning) for warning in warnings]
         if (
@@ -52,4 +53,4 @@ async def relay(
         ):
             extra.append(("Docker-Content-Digest", blob_digest))
         origins = origins_for(request, upstream, settings)
-        return await stream_response(request, response, origins, extra)
+        return await stream_response(request, response, origins, extra, limits=upstream.limits)

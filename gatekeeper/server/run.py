@@ -1,14 +1,17 @@
-"""Run the server: uvloop, one shared upstream session, SIGHUP reload, graceful stop."""
+"""Run the server: uvloop, one shared upstream session, SIGHUP reload, bounded stop."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import signal
-from contextlib import AsyncExitStack
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
 
 from aiohttp import web
 
+from gatekeeper.admission.deps import Deps
 from gatekeeper.admission.policy_store import PolicyStore
 from gatekeeper.admission.wiring import build_deps
 from gatekeeper.config import Settings
@@ -16,11 +19,16 @@ from gatekeeper.errors import ConfigError
 from gatekeeper.policy.loader import load_policy
 from gatekeeper.server import logs
 from gatekeeper.server.app import create_app
+from gatekeeper.server.connections import ConnectionGuard
 from gatekeeper.server.errors import INFLIGHT
 from gatekeeper.server.tls import ServerTLS
 from gatekeeper.server.workers import supervise
 
 log = logging.getLogger("gatekeeper")
+
+# After the grace period, handlers still running are cancelled; this is how long aiohttp
+# then waits for them to unwind before closing their connections.
+_CANCEL_WAIT = 1.0
 
 
 def run(settings: Settings, *, access_log: bool = False) -> int:
@@ -56,9 +64,26 @@ def _run_one(
         runner.run(_serve(settings, policies, tls, access_log))
 
 
-async def _serve(
-    settings: Settings, policies: PolicyStore, tls: ServerTLS | None, access_log: bool
-) -> None:
+@dataclass(frozen=True, slots=True)
+class Serving:
+    """A running server: where it listens and what it holds (tests count these)."""
+
+    url: str
+    app: web.Application
+    deps: Deps
+    guard: ConnectionGuard
+
+
+@asynccontextmanager
+async def serving(
+    settings: Settings,
+    policies: PolicyStore,
+    tls: ServerTLS | None = None,
+    access_log: bool = False,
+) -> AsyncIterator[Serving]:
+    """Listen on ``settings.listen_host:listen_port`` (0: any free port) until the block
+    ends, then stop within ``shutdown_grace`` plus a moment."""
+    limits = settings.limits
     async with AsyncExitStack() as stack:
         deps = await build_deps(settings, policies, stack)
         app = create_app(deps)
@@ -66,10 +91,16 @@ async def _serve(
             app,
             access_log=logging.getLogger("gatekeeper.access") if access_log else None,
             handle_signals=False,
+            # A client that goes away cancels its handler: the upstream request ends with it.
+            handler_cancellation=True,
+            keepalive_timeout=limits.client_idle_timeout,
+            shutdown_timeout=_CANCEL_WAIT,
         )
         await runner.setup()
-        site = web.TCPSite(
+        guard = ConnectionGuard(limits.max_connections, limits.client_header_timeout)
+        site = GuardedSite(
             runner,
+            guard,
             settings.listen_host,
             settings.listen_port,
             backlog=1024,
@@ -77,37 +108,75 @@ async def _serve(
             reuse_port=settings.workers > 1,
         )
         await site.start()
+        scheme = "https" if tls else "http"
+        url = f"{scheme}://{settings.listen_host}:{site.port}"
+        try:
+            yield Serving(url, app, deps, guard)
+        finally:
+            await _stop(runner, site, app, limits.shutdown_grace)
+
+
+async def _stop(
+    runner: web.AppRunner, site: web.TCPSite, app: web.Application, grace: float
+) -> None:
+    """Stop accepting, give requests in flight ``grace`` seconds, then cancel the rest
+    (their streams are aborted, never framed as complete) and close everything."""
+    inflight = app[INFLIGHT]
+    log.info("shutting down: finishing %d requests in flight", inflight.count)
+    await site.stop()
+    try:
+        async with asyncio.timeout(grace):
+            await inflight.wait_drained()
+    except TimeoutError:
+        log.warning("%d requests still in flight after %gs: aborting them", inflight.count, grace)
+    await runner.cleanup()
+
+
+class GuardedSite(web.TCPSite):
+    """``TCPSite`` whose connections pass through a :class:`ConnectionGuard`."""
+
+    def __init__(
+        self, runner: web.AppRunner, guard: ConnectionGuard, *args: object, **kwargs: object
+    ) -> None:
+        super().__init__(runner, *args, **kwargs)  # type: ignore[arg-type]
+        self._guard = guard
+
+    async def start(self) -> None:
+        # TCPSite.start, with the protocol factory wrapped.
+        self._runner._reg_site(self)
+        server = self._runner.server
+        assert server is not None
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            self._guard.wrap(server),
+            self._host,
+            self._port,
+            ssl=self._ssl_context,
+            backlog=self._backlog,
+            reuse_address=self._reuse_address,
+            reuse_port=self._reuse_port,
+        )
+        self._bound_port = self._server.sockets[0].getsockname()[1]
+
+
+async def _serve(
+    settings: Settings, policies: PolicyStore, tls: ServerTLS | None, access_log: bool
+) -> None:
+    async with serving(settings, policies, tls, access_log) as server:
         watchers = [asyncio.create_task(policies.watch(settings.policy_poll_interval))]
         if tls:
             watchers.append(asyncio.create_task(tls.watch(settings.tls_poll_interval)))
         log.info(
-            "gatekeeper listening on %s://%s:%d → %s (%s%s, policy %s)",
-            "https" if tls else "http",
-            settings.listen_host,
-            settings.listen_port,
+            "gatekeeper listening on %s → %s (%s%s, policy %s)",
+            server.url,
             settings.upstream,
             "dry-run" if policies.current.forced_dry_run else "enforce",
             ", mirror" if settings.mirror else "",
             policies.current.fingerprint[:12],
         )
         await _until_stopped(policies)
-        inflight = app[INFLIGHT]
-        log.info("shutting down: finishing %d requests in flight", inflight.count)
         for watcher in watchers:
             watcher.cancel()
-        # Stop accepting, let every request in flight finish (up to the grace period), and
-        # only then close connections and the upstream session.
-        await site.stop()
-        try:
-            async with asyncio.timeout(settings.limits.shutdown_grace):
-                await inflight.wait_drained()
-        except TimeoutError:
-            log.warning(
-                "%d requests still in flight after %gs: closing them",
-                inflight.count,
-                settings.limits.shutdown_grace,
-            )
-        await runner.cleanup()
 
 
 async def _until_stopped(policies: PolicyStore) -> None:

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, TypeVar
 
 from gatekeeper.errors import ConfigError, GatekeeperError
+from gatekeeper.redact import describe
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -56,7 +57,7 @@ class SharedRedis:
             result = await asyncio.wait_for(command(self._redis), self.timeout)
         except Exception as exc:  # any Redis failure is an outage to callers
             self._failed(exc)
-            raise StoreUnavailable(f"redis {redact(self.url)} failed: {exc!r}"[:200]) from exc
+            raise StoreUnavailable(f"redis {redact(self.url)} failed: {_why(exc)}") from exc
         if self._down:
             self._down = False
             log.warning("redis %s is back: state is shared again", redact(self.url))
@@ -66,13 +67,13 @@ class SharedRedis:
         try:
             await self._redis.aclose()
         except Exception as exc:  # noqa: BLE001 - closing a dead connection may fail
-            log.debug("closing redis: %r", exc)
+            log.debug("closing redis: %s", _why(exc))
 
     def _failed(self, exc: BaseException) -> None:
         self._down_until = self._clock() + self.retry_after
         if not self._down:
             self._down = True
-            reason = "timed out" if isinstance(exc, TimeoutError) else f"{exc!r}"[:200]
+            reason = "timed out" if isinstance(exc, TimeoutError) else _why(exc)
             log.warning(
                 "redis %s unavailable (%s): falling back to this process's own state;"
                 " retrying every %gs",
@@ -110,3 +111,8 @@ def redact(url: str | None) -> str:
     userinfo, _, host = rest.rpartition("@")
     user = userinfo.split(":", 1)[0]
     return f"{scheme}://{user}:***@{host}"
+
+
+def _why(exc: BaseException) -> str:
+    """Type and first line of a Redis error, never its repr."""
+    return f"{type(exc).__name__}: {describe(exc)}"

@@ -19,8 +19,9 @@ from dataclasses import dataclass
 
 import aiohttp
 from multidict import CIMultiDict
+from yarl import URL
 
-from gatekeeper.errors import Unavailable
+from gatekeeper.errors import Unavailable, UpstreamTimeout
 from gatekeeper.upstream.credentials import Credential
 
 log = logging.getLogger("gatekeeper.upstream.auth")
@@ -58,8 +59,14 @@ def scope_for(path: str, method: str) -> str | None:
 class Authenticator:
     """Authorization headers for one upstream, from one credential (or none: anonymous)."""
 
-    def __init__(self, session: aiohttp.ClientSession, credential: Credential | None) -> None:
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        credential: Credential | None,
+        timeout: aiohttp.ClientTimeout | None = None,
+    ) -> None:
         self._session = session
+        self._timeout = timeout or session.timeout
         self.credential = credential
         self._tokens: dict[str, tuple[str, float]] = {}  # scope → (token, expires at)
         self._challenge: Challenge | None = None  # the last challenge seen (realm, service)
@@ -111,7 +118,9 @@ class Authenticator:
     async def _fetch_token(self, challenge: Challenge, scope: str) -> tuple[str, float]:
         realm = challenge.params.get("realm")
         if not realm or not realm.startswith(("https://", "http://")):
-            raise Unavailable(f"upstream token challenge has no usable realm: {realm!r}")
+            raise Unavailable("upstream token challenge has no usable realm")
+        # The realm may carry a token in its query: messages name only where it points.
+        where = _redact(realm)
         params = {"service": challenge.params.get("service", "")}
         if scope:
             params["scope"] = scope
@@ -125,19 +134,34 @@ class Authenticator:
                     "client_id": "gatekeeper",
                     "refresh_token": cred.identity_token,
                 }
-                request = self._session.post(realm, data=form)
+                request = self._session.post(realm, data=form, timeout=self._timeout)
             else:
                 headers = {"Authorization": b} if (b := self.basic()) else {}
-                request = self._session.get(realm, params=params, headers=headers)
+                request = self._session.get(
+                    realm, params=params, headers=headers, timeout=self._timeout
+                )
             async with request as response:
                 if response.status != 200:
                     raise Unavailable(
-                        f"token endpoint {realm} answered {response.status} for scope {scope!r}"
+                        f"token endpoint {where} answered {response.status} for scope {scope!r}"
                     )
                 body = await response.content.read(_MAX_TOKEN_BYTES)
-        except (TimeoutError, aiohttp.ClientError) as exc:
-            raise Unavailable(f"token endpoint {realm} is unavailable: {exc}") from exc
-        return _token_from(body, realm)
+        except TimeoutError as exc:
+            raise UpstreamTimeout(f"token endpoint {where} did not answer in time") from exc
+        except aiohttp.ClientError as exc:
+            raise Unavailable(
+                f"token endpoint {where} is unavailable ({type(exc).__name__})"
+            ) from exc
+        return _token_from(body, where)
+
+
+def _redact(url: str) -> str:
+    """Scheme, host and path of ``url``: no user info, query or fragment."""
+    try:
+        parsed = URL(url)
+    except ValueError:
+        return "<invalid realm>"
+    return str(parsed.with_user(None).with_query(None).with_fragment(None))
 
 
 def _token_from(body: bytes, realm: str) -> tuple[str, float]:

@@ -9,6 +9,7 @@ carries only what the client sent.
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -20,8 +21,11 @@ from multidict import CIMultiDict
 from yarl import URL
 
 from gatekeeper.config import Limits
-from gatekeeper.errors import Unavailable
+from gatekeeper.errors import Unavailable, UpstreamProtocolError, UpstreamTimeout
+from gatekeeper.proxy.headers import CREDENTIALS
+from gatekeeper.redact import describe
 from gatekeeper.upstream.auth import Authenticator, scope_for
+from gatekeeper.upstream.budget import Budget
 from gatekeeper.upstream.credentials import Credential
 
 
@@ -35,12 +39,23 @@ class Upstream:
         credential: Credential | None = None,
         *,
         owns_session: bool = True,
+        limits: Limits | None = None,
+        budget: Budget | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.origin = URL(self.base_url).origin()
         self.session = session
-        self.auth = Authenticator(session, credential)
+        self.limits = limits or Limits()
+        self.budget = budget or Budget(self.limits)
+        self.auth = Authenticator(session, credential, small_timeout(self.limits))
         self._owns_session = owns_session
+        self._small = small_timeout(self.limits)
+        self._stream = aiohttp.ClientTimeout(
+            total=None,
+            connect=self.limits.upstream_pool_timeout + self.limits.upstream_connect_timeout,
+            sock_connect=self.limits.upstream_connect_timeout,
+            sock_read=self.limits.blob_idle_timeout,
+        )
 
     @classmethod
     def create(
@@ -51,7 +66,7 @@ class Upstream:
         ca_file: Path | None = None,
     ) -> Upstream:
         """Build the shared session. Must be called inside a running event loop."""
-        return cls(base_url, new_session(limits, ca_file), credential)
+        return cls(base_url, new_session(limits, ca_file), credential, limits=limits)
 
     async def close(self) -> None:
         if self._owns_session:
@@ -71,24 +86,46 @@ class Upstream:
         *,
         follow_redirects: bool = False,
         own: bool = False,
+        stream: bool = False,
     ) -> AsyncIterator[aiohttp.ClientResponse]:
-        """Send one request upstream; connection failures raise ``UNAVAILABLE``.
+        """Send one request upstream; connection failures raise ``UNAVAILABLE``, time-outs
+        ``504``, malformed answers ``502``.
 
         ``own`` marks gatekeeper's own requests (evidence, evaluate, mirror mode): any
         client Authorization is dropped, gatekeeper's credentials are used, and a 401 is
-        answered once (when the body can be sent again).
+        answered once (when the body can be sent again). ``stream``: the body is relayed
+        as it comes (blobs, uploads): only an idle timeout applies to it, and it counts
+        against the stream budget; otherwise the whole exchange has ``upstream_total_timeout``.
         """
-        if not own:  # a client's request, relayed as it came: no auth handling here
-            async with self._request(method, raw_path_qs, headers, data, follow_redirects) as r:
+        path = raw_path_qs.split("?", 1)[0]
+        async with self.budget.hold(self.base_url, path, stream=stream):
+            if not own:  # a client's request, relayed as it came: no auth handling here
+                async with self._request(
+                    method, raw_path_qs, headers, data, follow_redirects, stream
+                ) as r:
+                    yield r
+                return
+            async with self._own(method, raw_path_qs, headers, data, follow_redirects, stream) as r:
                 yield r
-            return
+
+    @asynccontextmanager
+    async def _own(
+        self,
+        method: str,
+        raw_path_qs: str,
+        headers: CIMultiDict[str],
+        data: Any,
+        follow_redirects: bool,
+        stream: bool,
+    ) -> AsyncIterator[aiohttp.ClientResponse]:
         scope = scope_for(raw_path_qs.split("?", 1)[0], method)
         headers = CIMultiDict(headers)
-        headers.popall("Authorization", None)
+        for name in CREDENTIALS:  # the client's, if a caller passed them on
+            headers.popall(name, None)
         headers.update(self.auth.headers_for(scope))
         async with AsyncExitStack() as stack:
             response = await stack.enter_async_context(
-                self._request(method, raw_path_qs, headers, data, follow_redirects)
+                self._request(method, raw_path_qs, headers, data, follow_redirects, stream)
             )
             challenge = response.headers.get("WWW-Authenticate")
             if response.status == 401 and challenge and _resendable(data):
@@ -97,7 +134,7 @@ class Upstream:
                     headers.update(retry)
                     response.release()
                     response = await stack.enter_async_context(
-                        self._request(method, raw_path_qs, headers, data, follow_redirects)
+                        self._request(method, raw_path_qs, headers, data, follow_redirects, stream)
                     )
             yield response
 
@@ -109,24 +146,56 @@ class Upstream:
         headers: CIMultiDict[str],
         data: Any,
         follow_redirects: bool,
+        stream: bool,
     ) -> AsyncIterator[aiohttp.ClientResponse]:
+        # A relayed client body (an upload) arrives at the client's pace: only the idle
+        # timeout bounds it. Otherwise the answer's headers must come within the header
+        # timeout once the request is out.
+        header_deadline = self.limits.upstream_header_timeout if _resendable(data) else None
         try:
-            async with self.session.request(
-                method,
-                self.url(raw_path_qs),
-                headers=headers,
-                data=data,
-                allow_redirects=follow_redirects,
-                max_redirects=5,
-            ) as response:
+            async with AsyncExitStack() as stack:
+                async with asyncio.timeout(header_deadline):
+                    response = await stack.enter_async_context(
+                        self.session.request(
+                            method,
+                            self.url(raw_path_qs),
+                            headers=headers,
+                            data=data,
+                            allow_redirects=follow_redirects,
+                            max_redirects=5,
+                            timeout=self._stream if stream else self._small,
+                        )
+                    )
                 yield response
-        except (TimeoutError, aiohttp.ClientConnectionError) as exc:
+        except TimeoutError as exc:  # aiohttp's ServerTimeoutError is one too
+            raise UpstreamTimeout(
+                f"upstream registry {self.base_url} did not answer in time",
+                {"upstream": self.base_url},
+            ) from exc
+        except aiohttp.ClientConnectionError as exc:
             raise Unavailable(
                 f"upstream registry {self.base_url} is unavailable: {describe(exc)}",
                 {"upstream": self.base_url},
             ) from exc
         except aiohttp.TooManyRedirects as exc:
             raise Unavailable(f"upstream registry {self.base_url} redirected too often") from exc
+        except aiohttp.ClientError as exc:
+            # Oversized or malformed headers, a broken body: the upstream answered, badly.
+            raise UpstreamProtocolError(
+                f"upstream registry {self.base_url} sent a malformed response"
+                f" ({type(exc).__name__})",
+                {"upstream": self.base_url},
+            ) from exc
+
+
+def small_timeout(limits: Limits) -> aiohttp.ClientTimeout:
+    """Time-outs of manifest, evidence and token requests: the whole exchange is bounded."""
+    return aiohttp.ClientTimeout(
+        total=limits.upstream_total_timeout,
+        connect=limits.upstream_pool_timeout + limits.upstream_connect_timeout,
+        sock_connect=limits.upstream_connect_timeout,
+        sock_read=limits.upstream_header_timeout,
+    )
 
 
 def new_session(limits: Limits, ca_file: Path | None = None) -> aiohttp.ClientSession:
@@ -138,13 +207,11 @@ def new_session(limits: Limits, ca_file: Path | None = None) -> aiohttp.ClientSe
         limit=limits.upstream_connections,
         ttl_dns_cache=300,
         ssl=ssl_context,
-    )
-    timeout = aiohttp.ClientTimeout(
-        total=None, connect=limits.connect_timeout, sock_read=limits.read_timeout
+        keepalive_timeout=limits.client_idle_timeout,
     )
     return aiohttp.ClientSession(
         connector=connector,
-        timeout=timeout,
+        timeout=small_timeout(limits),
         auto_decompress=False,  # bytes pass through exactly as the upstream sent them
         skip_auto_headers=("User-Agent", "Accept-Encoding", "Content-Type"),
         trust_env=False,
@@ -155,9 +222,3 @@ def new_session(limits: Limits, ca_file: Path | None = None) -> aiohttp.ClientSe
 
 def _resendable(data: Any) -> bool:
     return data is None or isinstance(data, bytes)
-
-
-def describe(exc: BaseException) -> str:
-    """A short, single-line description of a connection error for messages and logs."""
-    text = str(exc) or type(exc).__name__
-    return text.splitlines()[0][:200]

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from gatekeeper.config import Settings
 from gatekeeper.errors import ConfigError
+from gatekeeper.upstream.budget import Budget
 from gatekeeper.upstream.client import Upstream, new_session
 from gatekeeper.upstream.credentials import Credential, CredentialStore
 
@@ -34,12 +35,20 @@ def load_credentials(settings: Settings) -> CredentialStore:
 def build_upstreams(settings: Settings) -> tuple[Upstream, dict[str, Upstream]]:
     """The default upstream and the mirror namespace routes, sharing one session."""
     session = new_session(settings.limits, settings.upstream_ca)
+    budget = Budget(settings.limits)
     credentials = load_credentials(settings)
     made: dict[str, Upstream] = {}
 
     def upstream(url: str) -> Upstream:
         if url not in made:
-            made[url] = Upstream(url, session, credentials.for_url(url), owns_session=False)
+            made[url] = Upstream(
+                url,
+                session,
+                credentials.for_url(url),
+                owns_session=False,
+                limits=settings.limits,
+                budget=budget,
+            )
         return made[url]
 
     default = upstream(settings.upstream)
