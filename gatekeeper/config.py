@@ -32,6 +32,7 @@ class Limits:
     manifest_bytes: int = 4 * MiB  # distribution's own manifest limit
     manifest_refs: int = 1_000  # layers, index children or blobs per manifest (parse refuses)
     manifest_cache_bytes: int = 32 * MiB  # parsed manifests kept (estimated bytes)
+    mirror_manifest_bytes: int = 32 * MiB  # mirror mode: admitted manifest bytes kept
     # Admission records (what admitted manifests opened): per manifest ≤ manifest_refs.
     admission_ttl: float = 3600.0  # how long an admitted manifest keeps its blobs/children open
     admission_entries: int = 100_000  # digests recorded in this process, all repositories

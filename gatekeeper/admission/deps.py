@@ -11,6 +11,7 @@ from gatekeeper.admission.evidence import Gatherers
 from gatekeeper.admission.policy_store import PolicyStore
 from gatekeeper.config import Settings
 from gatekeeper.state.admissions import AdmissionStore
+from gatekeeper.state.manifest_bytes import ManifestBytes
 from gatekeeper.state.manifests import ParsedManifests
 from gatekeeper.upstream.client import Upstream
 
@@ -29,4 +30,6 @@ class Deps:
     gatherers: Gatherers = field(default_factory=Gatherers)
     namespaces: dict[str, Upstream] = field(default_factory=dict)  # mirror routes
     manifests: ParsedManifests = field(default_factory=ParsedManifests)
+    # Mirror mode: admitted manifest bytes by digest (None: always ask the upstream).
+    served: ManifestBytes | None = None
     clock: Callable[[], datetime] = utc_now

@@ -18,6 +18,7 @@ from gatekeeper.state.admissions import (
     MemoryAdmissionStore,
     SharedAdmissionStore,
 )
+from gatekeeper.state.manifest_bytes import ManifestBytes
 from gatekeeper.state.manifests import ParsedManifests
 from gatekeeper.state.shared_redis import SharedRedis
 from gatekeeper.upstream.pool import build_upstreams
@@ -46,4 +47,5 @@ async def build_deps(settings: Settings, policies: PolicyStore, stack: AsyncExit
         gatherers=await build_gatherers(settings, upstream, stack, redis),
         namespaces=namespaces,
         manifests=ParsedManifests(limits.manifest_cache_bytes, limits.manifest_refs),
+        served=ManifestBytes(limits.mirror_manifest_bytes) if settings.mirror else None,
     )

@@ -9,6 +9,8 @@ not forwarded (a 304 would answer without a decision, and is an existence oracle
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from aiohttp import web
 from multidict import CIMultiDict
 
@@ -19,13 +21,14 @@ from gatekeeper.oci.digest import digest_of
 from gatekeeper.oci.manifest import parse_manifest
 from gatekeeper.oci.media_types import ACCEPT_ALL
 from gatekeeper.oci.routes import Route
-from gatekeeper.policy.model import Action
+from gatekeeper.policy.model import Action, Outcome
 from gatekeeper.proxy.bodies import read_bounded
 from gatekeeper.proxy.stream import relayed_headers, stream_response
 from gatekeeper.server.enforce import conclude, refuse_unchecked
 from gatekeeper.server.forwarding import origins_for, upstream_headers
 from gatekeeper.server.passthrough import relay
 from gatekeeper.server.targets import Target
+from gatekeeper.state.manifest_bytes import accepts
 
 _SERVED_BY_US = frozenset({"content-length", "content-type", "docker-content-digest"})
 # Conditional and range requests would let the upstream answer without the full bytes.
@@ -42,11 +45,73 @@ _NOT_FORWARDED = (
 _RELAYED_ERRORS = range(400, 600)
 
 
+@dataclass(frozen=True, slots=True)
+class _Fetched:
+    body: bytes
+    content_type: str | None
+    digest: str  # computed by gatekeeper over ``body``
+    headers: CIMultiDict[str]  # upstream headers to pass on
+
+
 async def pull(
     request: web.Request, route: Route, target: Target, deps: Deps
 ) -> web.StreamResponse:
     gate = gate_repository(deps, Action.PULL, target.repository, route.reference)
     conclude(request, deps, gate, final=False)
+    fetched = _stored(request, route, target, deps)
+    if fetched is None:
+        got = await _fetch(request, route, target, deps)
+        if isinstance(got, web.StreamResponse):
+            return got  # an upstream error, relayed
+        fetched = got
+    body, content_type, digest = fetched.body, fetched.content_type, fetched.digest
+    admission = await admit_manifest(
+        deps,
+        Action.PULL,
+        target.repository,
+        route.reference,
+        digest,
+        body,
+        content_type,
+        source=(target.upstream, route.name),
+    )
+    warnings = conclude(request, deps, admission)
+    await record(deps, admission)
+    if deps.served is not None and target.own and admission.decision.outcome is Outcome.ALLOW:
+        media_type = content_type or (admission.manifest.media_type if admission.manifest else "")
+        deps.served.put(target.upstream.base_url, route.name, digest, body, media_type)
+    out: CIMultiDict[str] = CIMultiDict(
+        (k, v) for k, v in fetched.headers.items() if k.lower() not in _SERVED_BY_US
+    )
+    out["Docker-Content-Digest"] = digest
+    out["Content-Type"] = content_type or (
+        admission.manifest.media_type if admission.manifest else "application/json"
+    )
+    for warning in warnings:
+        out.add("Warning", warning)
+    if request.method == "HEAD":
+        out["Content-Length"] = str(len(body))
+        return web.Response(status=200, headers=out)
+    return web.Response(status=200, body=body, headers=out)
+
+
+def _stored(request: web.Request, route: Route, target: Target, deps: Deps) -> _Fetched | None:
+    """Mirror mode, by digest: the bytes admitted earlier, when the client accepts their type.
+
+    Decided again like fetched bytes; only the upstream round trip is saved.
+    """
+    if deps.served is None or not target.own or route.digest is None:
+        return None
+    stored = deps.served.get(target.upstream.base_url, route.name, route.digest)
+    if stored is None or not accepts(request.headers.getall("Accept", []), stored.content_type):
+        return None
+    return _Fetched(stored.body, stored.content_type, route.digest, CIMultiDict())
+
+
+async def _fetch(
+    request: web.Request, route: Route, target: Target, deps: Deps
+) -> _Fetched | web.StreamResponse:
+    """The manifest from the upstream with a plain full GET, digested; or its error relayed."""
     upstream = target.upstream
     origins = origins_for(request, upstream, deps.settings)
     headers = upstream_headers(request, deps.settings, own=target.own)
@@ -71,31 +136,7 @@ async def pull(
         kept = relayed_headers(response, origins)
         claimed = response.headers.get("Docker-Content-Digest")
     digest = _checked_digest(request, deps, target, body, route, claimed)
-    admission = await admit_manifest(
-        deps,
-        Action.PULL,
-        target.repository,
-        route.reference,
-        digest,
-        body,
-        content_type,
-        source=(target.upstream, route.name),
-    )
-    warnings = conclude(request, deps, admission)
-    await record(deps, admission)
-    out: CIMultiDict[str] = CIMultiDict(
-        (k, v) for k, v in kept.items() if k.lower() not in _SERVED_BY_US
-    )
-    out["Docker-Content-Digest"] = digest
-    out["Content-Type"] = content_type or (
-        admission.manifest.media_type if admission.manifest else "application/json"
-    )
-    for warning in warnings:
-        out.add("Warning", warning)
-    if request.method == "HEAD":
-        out["Content-Length"] = str(len(body))
-        return web.Response(status=200, headers=out)
-    return web.Response(status=200, body=body, headers=out)
+    return _Fetched(body, content_type, digest, kept)
 
 
 async def push(
