@@ -58,6 +58,7 @@ class DecisionLog:
             "rule": decision.rule,
             "outcome": decision.log_outcome,
             "reasons": list(decision.reasons),
+            **({"warnings": list(decision.warnings)} if decision.warnings else {}),
             "codes": list(decision.codes),
             "mode": decision.mode.value,
             "duration_ms": round(duration_ms, 3),

@@ -12,6 +12,7 @@ from gatekeeper.admission.evidence import Gatherers
 from gatekeeper.config import Settings
 from gatekeeper.gatherers.attestations import RegistryAttestations
 from gatekeeper.gatherers.image_config import ImageConfigs
+from gatekeeper.gatherers.notation import CombinedSignatures, NotationSignatures
 from gatekeeper.gatherers.signatures import RegistrySignatures
 from gatekeeper.scans.cache import VerdictCache
 from gatekeeper.scans.directory import VerdictDirectory
@@ -39,7 +40,7 @@ async def build_gatherers(
     )
     stack.push_async_callback(scanner.close)
     return Gatherers(
-        signatures=RegistrySignatures(upstream),
+        signatures=CombinedSignatures(RegistrySignatures(upstream), NotationSignatures(upstream)),
         image=ImageConfigs(upstream),
         scan=ScanVerdicts(
             cache,

@@ -22,9 +22,15 @@ class CheckResult:
 
     refusals: tuple[Refusal, ...] = ()
     notes: tuple[str, ...] = ()
+    # failures a check only logs (Notation audit/permissive levels): sent as Warning headers
+    warnings: tuple[str, ...] = ()
 
     def __add__(self, other: CheckResult) -> CheckResult:
-        return CheckResult(self.refusals + other.refusals, self.notes + other.notes)
+        return CheckResult(
+            self.refusals + other.refusals,
+            self.notes + other.notes,
+            self.warnings + other.warnings,
+        )
 
 
 PASS = CheckResult()
@@ -71,6 +77,11 @@ def refuse(reason: str, *hints: str, code: str) -> CheckResult:
 
 def note(text: str) -> CheckResult:
     return CheckResult(notes=(text,))
+
+
+def warn(*texts: str) -> CheckResult:
+    """Failures that are logged and sent as warnings, never refusals."""
+    return CheckResult(warnings=texts)
 
 
 def combine(results: Iterable[CheckResult]) -> CheckResult:

@@ -187,9 +187,10 @@ def _blob_read(policy: Policy, rule: Rule, request: AdmissionRequest) -> CheckRe
 def _decision(policy: Policy, rule: Rule | None, result: CheckResult) -> Decision:
     mode = policy.mode_for(rule)
     name = None if rule is None else rule.name
+    warnings = tuple(dict.fromkeys(result.warnings))
     if not result.refusals:
-        return Decision(Outcome.ALLOW, name, mode, result.notes)
+        return Decision(Outcome.ALLOW, name, mode, result.notes, warnings=warnings)
     reasons = tuple(dict.fromkeys(refusal.reason for refusal in result.refusals))
     hints = tuple(dict.fromkeys(hint for refusal in result.refusals for hint in refusal.hints))
     codes = tuple(dict.fromkeys(refusal.code for refusal in result.refusals))
-    return Decision(Outcome.DENY, name, mode, reasons, hints, codes)
+    return Decision(Outcome.DENY, name, mode, reasons, hints, codes, warnings)

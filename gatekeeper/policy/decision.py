@@ -15,6 +15,7 @@ class Decision:
     reasons: tuple[str, ...] = ()  # why it was refused (or notes when allowed)
     hints: tuple[str, ...] = ()  # how to fix it
     codes: tuple[str, ...] = ()  # stable reason codes of the refusals (policy.checks.CODES)
+    warnings: tuple[str, ...] = ()  # logged-only failures (Notation audit): Warning headers
 
     @property
     def refused(self) -> bool:

@@ -58,6 +58,7 @@ class SignatureEvidence:
     signers: tuple[str, ...]  # distinct trusted signers whose signatures verified
     looked_at: tuple[str, ...] = ()  # where signatures were sought (tags, referrers)
     problems: tuple[str, ...] = ()  # why candidate signatures did not count
+    warnings: tuple[str, ...] = ()  # logged-only failures (Notation audit/permissive levels)
 
 
 @dataclass(frozen=True, slots=True)

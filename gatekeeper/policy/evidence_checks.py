@@ -6,7 +6,7 @@ the gate fails closed.
 
 from __future__ import annotations
 
-from gatekeeper.policy.checks import CheckResult, combine, note, plural, refuse
+from gatekeeper.policy.checks import CheckResult, combine, note, plural, refuse, warn
 from gatekeeper.policy.evidence import AdmissionRequest, Evidence, SignatureEvidence
 from gatekeeper.policy.image_checks import check_image
 from gatekeeper.policy.model import EvidenceKind, Rule, SignaturePolicy
@@ -48,10 +48,17 @@ def _check_kind(
 def check_signatures(
     policy: SignaturePolicy, evidence: SignatureEvidence, request: AdmissionRequest
 ) -> CheckResult:
-    """At least ``threshold`` distinct trusted signers must have verified."""
+    """At least ``threshold`` distinct trusted signers must have verified.
+
+    Logged-only failures (a Notation part at level audit or permissive) ride along as
+    warnings; a policy whose only part is an audit-level Notation one has threshold 0.
+    """
     signers = tuple(dict.fromkeys(evidence.signers))
+    warnings = warn(*evidence.warnings)
     if len(signers) >= policy.threshold:
-        return note(f"signed by {', '.join(signers)}")
+        if not signers:
+            return warnings + note("notation level audit: signatures are logged, not enforced")
+        return warnings + note(f"signed by {', '.join(signers)}")
     hint = f"sign {request.repository}@{request.digest} with a key or identity the policy trusts"
     reasons = list(evidence.problems)
     if signers:
@@ -62,4 +69,4 @@ def check_signatures(
     elif not reasons:
         where = f" (looked at {', '.join(evidence.looked_at)})" if evidence.looked_at else ""
         reasons.append(f"no signature found{where}")
-    return combine(refuse(reason, hint, code="signature-missing") for reason in reasons)
+    return warnings + combine(refuse(reason, hint, code="signature-missing") for reason in reasons)

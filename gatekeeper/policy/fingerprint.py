@@ -7,7 +7,8 @@ comment, and the blobs of pulls in progress answered 403 after a cosmetic edit.
 
 What counts: the mode, the rules in order with every field of every section (globs and
 regex patterns as written, durations, sizes, dates, enums) and, for signatures, the parsed
-trust material (key ids, sorted, and the trusted root's sha256) instead of file names.
+trust material (key ids, sorted, and the trusted root's sha256; Notation trust store
+certificates) instead of file names.
 What does not: comments, formatting, key order in a mapping, which file a rule came from
 and on which line (fields marked ``NOT_FINGERPRINTED`` in :mod:`gatekeeper.policy.model`).
 The walk is generic over the frozen dataclasses, so a field added later counts unless it is
@@ -26,6 +27,7 @@ from pathlib import Path
 
 from gatekeeper.policy.model import Mode, Rule
 from gatekeeper.trust.material import TrustMaterial
+from gatekeeper.trust.notation.store import NotationTrust
 
 _VERSION = "gatekeeper policy fingerprint v2"  # v1 hashed the source bytes
 
@@ -56,6 +58,8 @@ def canonical(value: object) -> Canonical:
     if isinstance(value, TrustMaterial):
         key_ids = sorted(key.key_id for key in value.keys)  # order and repeats mean nothing
         return {"keys": canonical(key_ids), "trusted_root": value.root.sha256}
+    if isinstance(value, NotationTrust):
+        return {"notation_trust": value.fingerprint}  # certificates, not file names
     if isinstance(value, tuple | list):
         return [canonical(item) for item in value]
     if is_dataclass(value) and not isinstance(value, type):

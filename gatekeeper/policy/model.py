@@ -15,6 +15,7 @@ from gatekeeper.policy.files import WatchedFile
 
 if TYPE_CHECKING:
     # Only for annotations: gatekeeper.trust imports this module at run time.
+    from gatekeeper.policy.notation import NotationPolicy
     from gatekeeper.trust.material import TrustMaterial
 
 # Field metadata for what the policy fingerprint leaves out (gatekeeper.policy.fingerprint):
@@ -103,6 +104,13 @@ class SignaturePolicy:
     # None: Sigstore production root
     trusted_root: Path | None = field(default=None, metadata=NOT_FINGERPRINTED)
     material: TrustMaterial | None = None
+    # Notary Project signatures (gatekeeper.policy.notation); they count towards threshold
+    notation: NotationPolicy | None = None
+
+    @property
+    def uses_cosign(self) -> bool:
+        """True when cosign keys or keyless identities are listed."""
+        return bool(self.keys or self.keyless)
 
 
 @dataclass(frozen=True, slots=True)

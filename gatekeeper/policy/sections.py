@@ -16,6 +16,7 @@ from gatekeeper.policy.model import (
     SignaturePolicy,
     TagPolicy,
 )
+from gatekeeper.policy.notation_section import compile_notation
 from gatekeeper.policy.trust_files import compile_key, compile_trusted_root, production_root
 from gatekeeper.policy.units import parse_date, parse_duration, parse_size
 from gatekeeper.policy.yamldoc import PathKey
@@ -24,7 +25,7 @@ from gatekeeper.trust.material import trust_material
 T = TypeVar("T")
 
 TAG_KEYS = ("deny", "allow", "require_digest", "immutable")
-SIGNATURE_KEYS = ("keys", "keyless", "threshold", "transparency_log", "trusted_root")
+SIGNATURE_KEYS = ("keys", "keyless", "notation", "threshold", "transparency_log", "trusted_root")
 KEYLESS_KEYS = ("issuer", "subject", "subject_regex")
 SCAN_KEYS = ("deny_severities", "require_verdict", "max_age", "ignore_unfixed", "ignore", "scanner")
 IGNORE_KEYS = ("id", "reason", "until")
@@ -68,23 +69,30 @@ def _tag_glob(ctx: Context, path: PathKey, value: object) -> str | None:
 
 
 def compile_signatures(ctx: Context, path: PathKey, value: object) -> SignaturePolicy | None:
-    """``signatures: {keys, keyless, threshold, transparency_log, trusted_root}``.
+    """``signatures: {keys, keyless, notation, threshold, transparency_log, trusted_root}``.
 
-    Key files and the trusted root are read and parsed here, into ``material``.
+    Key files and the trusted root are read and parsed here, into ``material``; Notation
+    trust stores into ``notation.material``. Signers counted by ``threshold``: each cosign
+    key, each keyless identity and each Notation trusted identity (not at level audit).
     """
     section = f.mapping(ctx, path, value, SIGNATURE_KEYS)
     if section is None:
         return None
     keys = _list(ctx, path, section, "keys", compile_key)
     keyless = _list(ctx, path, section, "keyless", _keyless)
-    if "keys" not in section and "keyless" not in section:
-        ctx.problem(path, "a signatures section must list at least one key or keyless identity")
+    notation = _one(ctx, path, section, "notation", compile_notation)
+    if not any(key in section for key in ("keys", "keyless", "notation")):
+        ctx.problem(
+            path, "a signatures section must list at least one key, keyless identity or notation"
+        )
     # Count what was written, valid or not, so a bad entry is not also a threshold problem.
     listed = _count(section.get("keys")) + _count(section.get("keyless"))
-    threshold = 1
+    listed += notation.signer_count if notation else _notation_count(section.get("notation"))
+    # Only an audit-level notation part: nothing is enforced, so nothing is counted.
+    threshold = 1 if listed or "notation" not in section else 0
     if "threshold" in section:
         threshold = f.integer(ctx, (*path, "threshold"), section["threshold"], 1) or 1
-        if threshold > listed > 0:
+        if threshold > listed and (listed > 0 or "notation" in section):
             ctx.problem(
                 (*path, "threshold"),
                 f"threshold {threshold} exceeds the number of keys and identities"
@@ -103,7 +111,15 @@ def compile_signatures(ctx: Context, path: PathKey, value: object) -> SignatureP
         transparency_log=log,
         trusted_root=named_root[0] if named_root else None,
         material=trust_material(tuple(key for _, key in keys), root) if root else None,
+        notation=notation,
     )
+
+
+def _notation_count(value: object) -> int:
+    """Signers a notation section that failed to compile would have counted."""
+    if not isinstance(value, dict) or value.get("level") == "audit":
+        return 0
+    return _count(value.get("trusted_identities"))
 
 
 def _transparency_log(ctx: Context, path: PathKey, value: object) -> str | None:

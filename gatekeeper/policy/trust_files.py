@@ -27,7 +27,7 @@ from gatekeeper.trust.trusted_root import (
 
 def compile_key(ctx: Context, path: PathKey, value: object) -> tuple[Path, TrustedKey] | None:
     """One entry of ``signatures.keys``: its resolved path and the public key it holds."""
-    read = _read(ctx, path, value, MAX_KEY_FILE_BYTES)
+    read = read_trust_file(ctx, path, value, MAX_KEY_FILE_BYTES)
     if read is None:
         return None
     resolved, data = read
@@ -42,7 +42,7 @@ def compile_trusted_root(
     ctx: Context, path: PathKey, value: object
 ) -> tuple[Path, TrustedRoot] | None:
     """``signatures.trusted_root``: its resolved path and the parsed Sigstore trusted root."""
-    read = _read(ctx, path, value, MAX_TRUSTED_ROOT_BYTES)
+    read = read_trust_file(ctx, path, value, MAX_TRUSTED_ROOT_BYTES)
     if read is None:
         return None
     resolved, data = read
@@ -62,7 +62,10 @@ def production_root(ctx: Context, path: PathKey) -> TrustedRoot | None:
         return None
 
 
-def _read(ctx: Context, path: PathKey, value: object, limit: int) -> tuple[Path, bytes] | None:
+def read_trust_file(
+    ctx: Context, path: PathKey, value: object, limit: int
+) -> tuple[Path, bytes] | None:
+    """Resolve, stamp (for the policy store's watcher) and read one trust file (bounded)."""
     text = f.string(ctx, path, value)
     if text is None:
         return None

@@ -50,17 +50,25 @@ def refusal(decision: Decision, digest: str, reference: str) -> Denied:
 
 
 def warning_headers(decision: Decision) -> list[str]:
-    """``Warning`` header values for a would-deny decision (dry-run); empty otherwise."""
-    if decision.outcome is Outcome.ALLOW or decision.refused:
+    """``Warning`` header values for a would-deny decision (dry-run) and for logged-only
+    failures (Notation audit level); empty otherwise."""
+    if decision.refused:
         return []
-    text = "; ".join(decision.reasons) or "refused by policy"
+    headers = [_warning(decision, "warning", text) for text in decision.warnings[:4]]
+    if decision.outcome is Outcome.ALLOW:
+        return headers
+    return [_warning(decision, "would deny", "; ".join(decision.reasons)), *headers]
+
+
+def _warning(decision: Decision, kind: str, text: str) -> str:
+    text = text or "refused by policy"
     # Header values are Latin-1 on the wire; keep them plain ASCII (→ is common in reasons).
     text = text.replace("→", "->").encode("ascii", "replace").decode()
     text = text.replace("\\", "\\\\").replace('"', '\\"')
     if len(text) > _WARNING_LIMIT:
         text = text[: _WARNING_LIMIT - 3].rstrip("\\") + "..."
     rule = decision.rule or "no matching rule"
-    return [f'299 - "gatekeeper: would deny: {rule}: {text}"']
+    return f'299 - "gatekeeper: {kind}: {rule}: {text}"'
 
 
 def conclude(

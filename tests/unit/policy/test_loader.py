@@ -398,8 +398,8 @@ INVALID = [
         "signatures-without-keys",
         'rules: [{name: a, repositories: ["**"], signatures: {threshold: 1}}]\n',
         [
-            "p.yaml:1: rules[0].signatures: a signatures section must list at least one key"
-            " or keyless identity"
+            "p.yaml:1: rules[0].signatures: a signatures section must list at least one key,"
+            " keyless identity or notation"
         ],
         True,
     ),

@@ -1,0 +1,173 @@
+"""The ``signatures.notation`` part of a rule: Notary Project trust stores, identities, level.
+
+Meanings follow the Notary Project trust policy specification (``trust-store-trust-policy.md``):
+
+- ``trusted_identities`` are ``x509.subject: <RDNs>`` values (each must name C, ST or S, and
+  O; escapes ``\\,`` ``\\;`` ``\\\\`` and a leading or trailing ``\\ ``), or the single value
+  ``*`` (any certificate that chains to the trust store). An identity matches a signing
+  certificate when every attribute it lists is in the certificate's subject with the same
+  value. Overlapping identities (one certificate could match two) are a load error.
+- ``level``: ``strict`` enforces integrity, authenticity, authentic timestamp and expiry;
+  ``permissive`` only logs authentic-timestamp and expiry failures; ``audit`` never refuses:
+  every failure becomes a warning, and its signatures do not count towards ``threshold``.
+
+Parsed material (certificates) lives in :mod:`gatekeeper.trust.notation.store`.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from gatekeeper.policy.model import NOT_FINGERPRINTED
+
+if TYPE_CHECKING:
+    from gatekeeper.trust.notation.store import NotationTrust
+
+ANY_IDENTITY = "*"
+SUBJECT_PREFIX = "x509.subject:"
+# Short attribute names the Notary Project uses (RFC 4514 plus S for ST, as notation-go).
+ATTRIBUTE_NAMES = {
+    "C": "C",
+    "ST": "ST",
+    "S": "ST",
+    "L": "L",
+    "O": "O",
+    "OU": "OU",
+    "CN": "CN",
+    "SERIALNUMBER": "SERIALNUMBER",
+    "STREET": "STREET",
+    "DC": "DC",
+    "UID": "UID",
+    "EMAILADDRESS": "EMAILADDRESS",
+    "E": "EMAILADDRESS",
+}
+_REQUIRED = (("C",), ("ST",), ("O",))
+
+
+class NotationLevel(enum.Enum):
+    """Notary Project verification levels (``skip`` is a rule without ``notation``)."""
+
+    STRICT = "strict"
+    PERMISSIVE = "permissive"
+    AUDIT = "audit"
+
+    @property
+    def enforces_authenticity(self) -> bool:
+        return self is not NotationLevel.AUDIT
+
+    @property
+    def enforces_time(self) -> bool:
+        """Authentic timestamp and expiry (and revocation, were it checked)."""
+        return self is NotationLevel.STRICT
+
+
+@dataclass(frozen=True, slots=True)
+class TrustedIdentity:
+    """One ``trusted_identities`` entry: as written, and its attributes (empty for ``*``)."""
+
+    text: str
+    attributes: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def is_any(self) -> bool:
+        return self.text == ANY_IDENTITY
+
+    def matches(self, subject: dict[str, str]) -> bool:
+        """True when every attribute is in ``subject`` (short name → value) with that value."""
+        return self.is_any or all(subject.get(name) == value for name, value in self.attributes)
+
+    def overlaps(self, other: TrustedIdentity) -> bool:
+        """True when one certificate subject could match both identities."""
+        if self.is_any or other.is_any:
+            return True
+        mine, theirs = dict(self.attributes), dict(other.attributes)
+        return all(mine[name] == theirs[name] for name in mine.keys() & theirs.keys())
+
+
+@dataclass(frozen=True, slots=True)
+class NotationPolicy:
+    """Whom a rule trusts to sign with Notation, and how strictly (see the module docstring).
+
+    ``material`` holds the certificates parsed when the policy was compiled; it compares by
+    its fingerprint, so the policy stays a cheap cache key.
+    """
+
+    trust_store: tuple[Path, ...] = field(default=(), metadata=NOT_FINGERPRINTED)
+    trusted_identities: tuple[TrustedIdentity, ...] = ()
+    level: NotationLevel = NotationLevel.STRICT
+    # notary.x509.signingAuthority signatures verify against this store (none: refused)
+    signing_authority: tuple[Path, ...] = field(default=(), metadata=NOT_FINGERPRINTED)
+    # when given, notary.x509 signatures must carry an RFC 3161 timestamp from this TSA
+    tsa_trust_store: tuple[Path, ...] = field(default=(), metadata=NOT_FINGERPRINTED)
+    material: NotationTrust | None = None
+
+    @property
+    def signer_count(self) -> int:
+        """How many signers this part can contribute to ``threshold`` (audit: none)."""
+        return len(self.trusted_identities) if self.level.enforces_authenticity else 0
+
+
+class IdentityError(ValueError):
+    """A ``trusted_identities`` value that is not a usable Notation identity."""
+
+
+def parse_identity(text: str) -> TrustedIdentity:
+    """Parse ``*`` or ``x509.subject: C=US, ST=WA, O=Acme, CN=release``."""
+    if text.strip() == ANY_IDENTITY:
+        return TrustedIdentity(ANY_IDENTITY)
+    if not text.startswith(SUBJECT_PREFIX):
+        raise IdentityError(f"expected '*' or a value starting with '{SUBJECT_PREFIX}'")
+    attributes: dict[str, str] = {}
+    for rdn in split_dn(text[len(SUBJECT_PREFIX) :]):
+        name, sep, value = rdn.partition("=")
+        key = ATTRIBUTE_NAMES.get(name.strip().upper())
+        if not sep or key is None:
+            known = ", ".join(sorted(ATTRIBUTE_NAMES))
+            raise IdentityError(f"{rdn.strip()!r} is not NAME=value with NAME one of {known}")
+        if key in attributes:
+            raise IdentityError(f"attribute {key} is given twice")
+        attributes[key] = value
+    missing = [names[0] for names in _REQUIRED if not any(n in attributes for n in names)]
+    if missing:
+        raise IdentityError(
+            f"an identity must name C, ST (or S) and O; missing {', '.join(missing)}"
+        )
+    return TrustedIdentity(text, tuple(attributes.items()))
+
+
+def split_dn(text: str) -> list[str]:
+    """RDNs of a DN string, unescaped (``\\,`` ``\\;`` ``\\\\`` ``\\ ``), values trimmed.
+
+    Multi-valued RDNs (``+``) and unknown escapes are refused.
+    """
+    rdns: list[str] = []
+    current: list[str] = []
+    chars = iter(text)
+    for char in chars:
+        if char == "\\":
+            nxt = next(chars, None)
+            if nxt is None or nxt not in ',;\\ +="<>#':
+                raise IdentityError("unknown escape in identity (use \\, \\; \\\\ or '\\ ')")
+            current.append("\x00" if nxt == " " else nxt)
+        elif char == ",":
+            rdns.append(_finish(current))
+            current = []
+        elif char == "+":
+            raise IdentityError("multi-valued RDNs (+) are not supported")
+        else:
+            current.append(char)
+    rdns.append(_finish(current))
+    if any(not rdn for rdn in rdns):
+        raise IdentityError("empty RDN (two commas in a row, or a trailing comma)")
+    return rdns
+
+
+def _finish(chars: list[str]) -> str:
+    name, sep, value = "".join(chars).partition("=")
+    if not sep:
+        return "".join(chars).strip()
+    # Unescaped spaces around a value are formatting; escaped ones (\x00 here) are data.
+    return f"{name.strip()}={value.strip().replace(chr(0), ' ')}"
