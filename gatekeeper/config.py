@@ -32,7 +32,8 @@ class Limits:
     manifest_bytes: int = 4 * MiB  # distribution's own manifest limit
     manifest_refs: int = 1_000  # layers, index children or blobs per manifest (parse refuses)
     manifest_cache_bytes: int = 32 * MiB  # parsed manifests kept (estimated bytes)
-    mirror_manifest_bytes: int = 32 * MiB  # mirror mode: admitted manifest bytes kept
+    served_manifest_bytes: int = 32 * MiB  # admitted manifest bytes served from memory
+    served_manifest_age: float = 60.0  # front door: how long they may be served so
     # Admission records (what admitted manifests opened): per manifest ≤ manifest_refs.
     admission_ttl: float = 3600.0  # how long an admitted manifest keeps its blobs/children open
     admission_entries: int = 100_000  # digests recorded in this process, all repositories

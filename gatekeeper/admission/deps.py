@@ -30,6 +30,6 @@ class Deps:
     gatherers: Gatherers = field(default_factory=Gatherers)
     namespaces: dict[str, Upstream] = field(default_factory=dict)  # mirror routes
     manifests: ParsedManifests = field(default_factory=ParsedManifests)
-    # Mirror mode: admitted manifest bytes by digest (None: always ask the upstream).
+    # Admitted manifest bytes by digest (None: always ask the upstream).
     served: ManifestBytes | None = None
     clock: Callable[[], datetime] = utc_now

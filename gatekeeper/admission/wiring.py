@@ -47,5 +47,11 @@ async def build_deps(settings: Settings, policies: PolicyStore, stack: AsyncExit
         gatherers=await build_gatherers(settings, upstream, stack, redis),
         namespaces=namespaces,
         manifests=ParsedManifests(limits.manifest_cache_bytes, limits.manifest_refs),
-        served=ManifestBytes(limits.mirror_manifest_bytes) if settings.mirror else None,
+        # Mirror mode: the upstream's content is the same for every client, and gatekeeper
+        # reads it with its own credentials, so no age bound is needed; at a front door the
+        # bytes are served again only to anonymous clients, for served_manifest_age.
+        served=ManifestBytes(
+            limits.served_manifest_bytes,
+            None if settings.mirror else limits.served_manifest_age,
+        ),
     )

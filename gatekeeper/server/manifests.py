@@ -77,7 +77,11 @@ async def pull(
     )
     warnings = conclude(request, deps, admission)
     await record(deps, admission)
-    if deps.served is not None and target.own and admission.decision.outcome is Outcome.ALLOW:
+    if (
+        deps.served is not None
+        and _shared(request, target)
+        and admission.decision.outcome is Outcome.ALLOW
+    ):
         media_type = content_type or (admission.manifest.media_type if admission.manifest else "")
         deps.served.put(target.upstream.base_url, route.name, digest, body, media_type)
     out: CIMultiDict[str] = CIMultiDict(
@@ -96,16 +100,27 @@ async def pull(
 
 
 def _stored(request: web.Request, route: Route, target: Target, deps: Deps) -> _Fetched | None:
-    """Mirror mode, by digest: the bytes admitted earlier, when the client accepts their type.
-
-    Decided again like fetched bytes; only the upstream round trip is saved.
+    """By digest: the bytes admitted earlier, when the client may see them and accepts their
+    type. Decided again like fetched bytes; only the upstream round trip is saved.
     """
-    if deps.served is None or not target.own or route.digest is None:
+    if deps.served is None or route.digest is None or not _shared(request, target):
         return None
     stored = deps.served.get(target.upstream.base_url, route.name, route.digest)
     if stored is None or not accepts(request.headers.getall("Accept", []), stored.content_type):
         return None
     return _Fetched(stored.body, stored.content_type, route.digest, CIMultiDict())
+
+
+def _shared(request: web.Request, target: Target) -> bool:
+    """True when what the upstream serves this request, it serves every such request.
+
+    Mirror mode reads with gatekeeper's own identity. At a front door the registry authorises
+    each client: only a request carrying no credentials (no ``Authorization``, no ``Cookie``)
+    was answered as anyone would be.
+    """
+    if target.own:
+        return True
+    return "Authorization" not in request.headers and "Cookie" not in request.headers
 
 
 async def _fetch(
@@ -178,6 +193,8 @@ async def delete(
 ) -> web.StreamResponse:
     admission = await admit_request(deps, Action.DELETE, target.repository, route.reference)
     warnings = conclude(request, deps, admission)
+    if deps.served is not None and route.digest is not None:
+        deps.served.evict(target.upstream.base_url, route.name, route.digest)
     return await relay(request, target, deps.settings, warnings=warnings)
 
 

@@ -1,16 +1,21 @@
-"""Admitted manifest bytes by digest, served again without asking the upstream (mirror mode).
+"""Admitted manifest bytes by digest, served again without asking the upstream.
 
 The bytes behind a digest never change, so once gatekeeper has fetched, digested and admitted
 a manifest, a later pull by that digest can be answered from memory: the decision is still
 made again (by the policy in force, with its warm evidence caches), only the upstream round
-trip is saved. Mirror mode only: there every client sees the same content under gatekeeper's
-own credentials, whereas a front-door registry authorises each client's read itself.
+trip is saved. Who may be served from memory is the caller's question (the pull handler):
+in mirror mode every client (all reads use gatekeeper's own credentials); at a front door
+only anonymous clients, and only bytes the upstream gave an anonymous request — a registry
+that authorises each client's read keeps doing so for everyone else.
 
-Bounded in bytes (LRU); a manifest larger than an eighth of the budget is not kept.
+Bounded in bytes (LRU); a manifest larger than an eighth of the budget is not kept. Entries
+older than ``max_age`` are not served (a deletion or a permission change at the registry
+itself is seen within that time); deletes through gatekeeper evict at once.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from cachetools import LRUCache
@@ -22,11 +27,13 @@ _ENTRY_OVERHEAD = 512
 class StoredManifest:
     body: bytes
     content_type: str
+    stored_at: float  # time.monotonic()
 
 
 class ManifestBytes:
-    def __init__(self, max_bytes: int) -> None:
+    def __init__(self, max_bytes: int, max_age: float | None = None) -> None:
         self.max_bytes = max_bytes
+        self.max_age = max_age
         self._entries: LRUCache[tuple[str, str, str], StoredManifest] = LRUCache(
             max_bytes, getsizeof=lambda entry: len(entry.body) + _ENTRY_OVERHEAD
         )
@@ -37,14 +44,24 @@ class ManifestBytes:
 
     def get(self, upstream: str, repository: str, digest: str) -> StoredManifest | None:
         """The bytes of ``repository@digest`` on ``upstream`` if kept (their digest checked)."""
-        return self._entries.get((upstream, repository, digest))
+        entry = self._entries.get((upstream, repository, digest))
+        if entry is None:
+            return None
+        if self.max_age is not None and time.monotonic() - entry.stored_at > self.max_age:
+            self._entries.pop((upstream, repository, digest), None)
+            return None
+        return entry
 
     def put(
         self, upstream: str, repository: str, digest: str, body: bytes, content_type: str
     ) -> None:
         """Keep ``body``; ``digest`` must be the digest gatekeeper computed over it."""
         if len(body) + _ENTRY_OVERHEAD <= self.max_bytes // 8:
-            self._entries[(upstream, repository, digest)] = StoredManifest(body, content_type)
+            stored = StoredManifest(body, content_type, time.monotonic())
+            self._entries[(upstream, repository, digest)] = stored
+
+    def evict(self, upstream: str, repository: str, digest: str) -> None:
+        self._entries.pop((upstream, repository, digest), None)
 
 
 def accepts(accept_lines: list[str], media_type: str) -> bool:

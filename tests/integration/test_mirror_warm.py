@@ -1,7 +1,9 @@
-"""Mirror mode serves admitted manifests by digest from memory — still decided every time.
+"""Admitted manifests served by digest from memory — still decided every time.
 
 A private registry is stopped after the first pull: the warm digest pull is answered without
-it, a policy change refuses it again at once, and nothing unadmitted is ever kept.
+it, a policy change refuses it again at once, and nothing unadmitted is ever kept. Mirror
+mode serves every client so; a front door only anonymous clients (a registry that
+authorises each client's read keeps doing so for everyone else).
 """
 
 from __future__ import annotations
@@ -62,6 +64,31 @@ def test_warm_digest_pulls_need_no_upstream_but_a_decision(tmp_path: Path) -> No
             time.sleep(0.2)
             status = requests.get(url, headers=ACCEPT, timeout=10).status_code
         assert status == 403
+    finally:
+        gate.stop()
+        registry.stop()
+
+
+def test_front_door_serves_from_memory_only_to_anonymous_clients(tmp_path: Path) -> None:
+    registry = start_registry(tmp_path / "registry")
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(ALLOW)
+    gate = start_gatekeeper(tmp_path / "gk", registry.url, policy)
+    try:
+        img = images.image("front")
+        pushed = images.push_image(tmp_path, img, f"{registry.host}/library/front:1.0.0")
+        assert pushed.returncode == 0, pushed.stderr
+        url = f"{gate.url}/v2/library/front/manifests/{img.digest}"
+        assert requests.get(url, headers=ACCEPT, timeout=10).status_code == 200
+        with_creds = {**ACCEPT, "Authorization": "Basic dXNlcjpwYXNz"}
+        assert requests.get(url, headers=with_creds, timeout=10).status_code == 200
+        registry.stop()
+        warm = requests.get(url, headers=ACCEPT, timeout=10)
+        assert warm.status_code == 200 and warm.content == img.manifest.data
+        # A client with credentials is always answered by the registry itself (down now).
+        assert requests.get(url, headers=with_creds, timeout=10).status_code >= 500
+        cookie = {**ACCEPT, "Cookie": "sid=1"}
+        assert requests.get(url, headers=cookie, timeout=10).status_code >= 500
     finally:
         gate.stop()
         registry.stop()

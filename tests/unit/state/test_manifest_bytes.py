@@ -33,3 +33,16 @@ def test_kept_by_upstream_repository_and_digest_and_bounded() -> None:
 )
 def test_accepts(lines: list[str], expected: bool) -> None:
     assert accepts(lines, OCI) is expected
+
+
+def test_max_age_and_eviction() -> None:
+    cache = ManifestBytes(64 * 1024, max_age=0.05)
+    cache.put("u", "r", "sha256:1", b"{}", OCI)
+    assert cache.get("u", "r", "sha256:1") is not None
+    cache.evict("u", "r", "sha256:1")
+    assert cache.get("u", "r", "sha256:1") is None
+    cache.put("u", "r", "sha256:2", b"{}", OCI)
+    import time
+
+    time.sleep(0.06)
+    assert cache.get("u", "r", "sha256:2") is None
