@@ -6,7 +6,9 @@ Targets, all in front of one CNCF distribution registry on this machine:
 - ``floor``: the barest aiohttp pass-through (``bench/floor.py``);
 - ``gk-open``: gatekeeper, permissive policy;
 - ``gk-policy``: gatekeeper, a real policy (semver tags, a cosign key, a required verdict),
-  warm caches;
+  warm caches, anonymous clients (digest GETs served from memory after the first);
+- ``gk-policy-auth``: the same with clients that send credentials: every pull asks the
+  upstream (the proxied path);
 - ``gk-policy-w2``: the same with ``--workers 2`` (and Redis), for sizing;
 - ``nginx+gk``: ``deploy/nginx/nginx.conf`` — nginx moves blobs after gatekeeper's decision
   endpoint allows them, manifests go through ``gk-policy``;
@@ -37,7 +39,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.run import curl_get, start_nginx, wrk  # noqa: E402
+from bench.run import Load, _latency, curl_get, start_nginx  # noqa: E402
 from tests.helpers import cosign_sign, images, signing, trivy_reports  # noqa: E402
 from tests.helpers.processes import (  # noqa: E402
     Process,
@@ -69,6 +71,21 @@ class Target:
     base: str
     repo: str  # the repository name as this target's clients spell it
     pids: Callable[[], list[int]]  # the proxy's processes (empty for direct)
+    headers: tuple[str, ...] = ()  # extra request headers
+
+
+# A client with credentials (the bench registry ignores them): gatekeeper then asks the
+# upstream on every pull, as for any registry that authorises each client.
+WITH_CREDENTIALS = ("Authorization: Basic YmVuY2g6YmVuY2g=",)
+
+
+def wrk(url: str, connections: int, seconds: int, headers: tuple[str, ...]) -> Load:
+    args = ["wrk", "-t", "2", "-c", str(connections), "-d", f"{seconds}s", "--latency"]
+    for header in (f"Accept: {images.OCI_MANIFEST}", *headers):
+        args += ["-H", header]
+    out = subprocess.run([*args, url], capture_output=True, text=True, check=True).stdout
+    rps = float(out.split("Requests/sec:")[1].split()[0])
+    return Load(rps, _latency(out, "50%"), _latency(out, "99%"))
 
 
 def cpu_seconds(pids: list[int]) -> float:
@@ -189,6 +206,7 @@ def main() -> int:
             Target("floor", floor.url, "bench/app", pids(floor)),
             Target("gk-open", gk_open.url, "bench/app", pids(gk_open)),
             Target("gk-policy", gk_policy.url, "bench/app", pids(gk_policy)),
+            Target("gk-policy-auth", gk_policy.url, "bench/app", pids(gk_policy), WITH_CREDENTIALS),
             Target("gk-policy-w2", gk_w2.url, "bench/app", pids(gk_w2)),
             Target("nginx+gk", authz.url, "bench/app", pids(authz, gk_policy)),
             Target("mirror-warm", mirror.url, "library/app", pids(mirror)),
@@ -220,10 +238,10 @@ def measure(
     results: dict[str, dict[str, float]] = {t.name: {} for t in targets}
     for target in targets:
         url = f"{target.base}/v2/{target.repo}/manifests/{img.digest}"
-        wrk(url, 16, 1, images.OCI_MANIFEST)  # warm connections, caches, admissions
+        wrk(url, 16, 1, target.headers)  # warm connections, caches, admissions
         for connections in (16, 64):
             with measuring(target.pids()) as cpu:
-                load = wrk(url, connections, seconds, images.OCI_MANIFEST)
+                load = wrk(url, connections, seconds, target.headers)
             row = results[target.name]
             row[f"manifest_c{connections}_rps"] = load.rps
             row[f"manifest_c{connections}_p50_ms"] = load.p50_ms
@@ -243,7 +261,7 @@ def measure(
     )
     upload(targets[0].base, blob, digest)
     for target in targets:
-        if target.name in ("gk-policy", "gk-policy-w2", "mirror-warm"):
+        if target.name in ("gk-policy", "gk-policy-auth", "gk-policy-w2", "mirror-warm"):
             continue  # the big blob belongs to no admitted image there; nginx+gk covers it
         base = target.base
         url = f"{base}/v2/bench/app/blobs/{digest}"
@@ -344,9 +362,12 @@ def report(results: dict[str, dict[str, float]]) -> None:
         f"  nginx+gk blob GET / nginx alone   "
         f"{results['nginx+gk']['blob_get_mib_s'] / nginx['blob_get_mib_s']:.2f}  (≥ 0.95)"
     )
+    proxied = results["gk-policy-auth"]
     print(
         f"  gk-policy manifest CPU / floor    "
-        f"{gk['manifest_c16_cpu_us'] / floor['manifest_c16_cpu_us']:.2f}  (≤ 1.0, c=16)"
+        f"{gk['manifest_c16_cpu_us'] / floor['manifest_c16_cpu_us']:.2f} anonymous (served"
+        f" from memory), {proxied['manifest_c16_cpu_us'] / floor['manifest_c16_cpu_us']:.2f}"
+        " with credentials (asks the upstream)  (≤ 1.0, c=16)"
     )
     print(
         f"  mirror-warm manifest GET / direct "
