@@ -161,6 +161,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="worker processes sharing the listen port; > 1 needs --redis (GATEKEEPER_WORKERS)",
     )
     serve.add_argument(
+        "--metrics-listen",
+        default=_env("METRICS_LISTEN"),
+        metavar="HOST:PORT",
+        help="serve /metrics (Prometheus) on this address only, instead of on --listen "
+        "(GATEKEEPER_METRICS_LISTEN)",
+    )
+    serve.add_argument(
         "--public-url",
         default=_env("PUBLIC_URL"),
         metavar="URL",
@@ -264,8 +271,6 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from gatekeeper.server.run import run  # imports aiohttp: only when serving
-
     if bool(args.tls_cert) != bool(args.tls_key):
         raise ConfigError("--tls-cert and --tls-key go together")
     host, port = parse_listen(args.listen)
@@ -280,10 +285,22 @@ def _serve(args: argparse.Namespace) -> int:
         workers=args.workers,
         public_url=parse_public_url(args.public_url) if args.public_url else None,
         trusted_proxies=parse_trusted_proxies(args.trusted_proxies),
+        metrics_listen=parse_listen(args.metrics_listen, "--metrics-listen")
+        if args.metrics_listen
+        else None,
     )
     if settings.workers < 1:
         raise ConfigError("--workers must be at least 1")
-    return run(settings, access_log=args.access_log)
+    if settings.workers == 1:
+        from gatekeeper.server.run import run  # imports aiohttp: only when serving
+
+        return run(settings, access_log=args.access_log)
+    from gatekeeper.metrics_dir import multiprocess_metrics
+
+    with multiprocess_metrics():  # before prometheus_client is imported (by run)
+        from gatekeeper.server.run import run
+
+        return run(settings, access_log=args.access_log)
 
 
 def _evaluate(args: argparse.Namespace) -> int:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from gatekeeper import metrics, metrics_dir
 from gatekeeper.admission.deps import Deps
 from gatekeeper.admission.policy_store import PolicyStore
 from gatekeeper.admission.wiring import build_deps
@@ -21,6 +22,7 @@ from gatekeeper.server import logs
 from gatekeeper.server.app import create_app
 from gatekeeper.server.connections import ConnectionGuard
 from gatekeeper.server.errors import INFLIGHT
+from gatekeeper.server.observe import metrics_app
 from gatekeeper.server.tls import ServerTLS
 from gatekeeper.server.workers import supervise
 
@@ -48,7 +50,11 @@ def run(settings: Settings, *, access_log: bool = False) -> int:
             "--workers > 1 needs --redis: a client's manifest and blob requests may reach "
             "different workers, which must share admission records"
         )
-    return supervise(settings.workers, lambda: _run_one(settings, policies, tls, access_log))
+    return supervise(
+        settings.workers,
+        lambda: _run_one(settings, policies, tls, access_log),
+        on_exit=metrics_dir.worker_exited,
+    )
 
 
 def _run_one(
@@ -108,12 +114,28 @@ async def serving(
             reuse_port=settings.workers > 1,
         )
         await site.start()
+        if settings.metrics_listen is not None:
+            await stack.enter_async_context(
+                _metrics_listener(*settings.metrics_listen, reuse_port=settings.workers > 1)
+            )
         scheme = "https" if tls else "http"
         url = f"{scheme}://{settings.listen_host}:{site.port}"
         try:
             yield Serving(url, app, deps, guard)
         finally:
             await _stop(runner, site, app, limits.shutdown_grace)
+
+
+@asynccontextmanager
+async def _metrics_listener(host: str, port: int, *, reuse_port: bool) -> AsyncIterator[None]:
+    """``--metrics-listen``: ``/metrics`` alone, plain HTTP, on its own address."""
+    runner = web.AppRunner(metrics_app(), access_log=None, handle_signals=False)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, host, port, reuse_port=reuse_port).start()
+        yield
+    finally:
+        await runner.cleanup()
 
 
 async def _stop(
@@ -163,6 +185,7 @@ async def _serve(
     settings: Settings, policies: PolicyStore, tls: ServerTLS | None, access_log: bool
 ) -> None:
     async with serving(settings, policies, tls, access_log) as server:
+        metrics.policy_loaded(policies.current.fingerprint)
         watchers = [asyncio.create_task(policies.watch(settings.policy_poll_interval))]
         if tls:
             watchers.append(asyncio.create_task(tls.watch(settings.tls_poll_interval)))

@@ -17,7 +17,10 @@ from collections.abc import Callable
 log = logging.getLogger("gatekeeper.workers")
 
 
-def supervise(workers: int, serve_one: Callable[[], None]) -> int:
+def supervise(
+    workers: int, serve_one: Callable[[], None], on_exit: Callable[[int], None] | None = None
+) -> int:
+    """Run ``serve_one`` in ``workers`` forked processes; ``on_exit(pid)`` once each is reaped."""
     children: dict[int, int] = {}
     for index in range(workers):
         pid = os.fork()
@@ -52,6 +55,8 @@ def supervise(workers: int, serve_one: Callable[[], None]) -> int:
         if pid not in children:
             continue
         index = children.pop(pid)
+        if on_exit is not None:
+            on_exit(pid)
         if not stopping:
             log.error(
                 "worker %d (pid %d) exited unexpectedly (status %d): stopping all", index, pid, code

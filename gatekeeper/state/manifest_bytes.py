@@ -15,7 +15,10 @@ from dataclasses import dataclass
 
 from cachetools import LRUCache
 
+from gatekeeper import metrics
+
 _ENTRY_OVERHEAD = 512
+_COUNTS = metrics.cache("mirror_manifests")
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +40,9 @@ class ManifestBytes:
 
     def get(self, upstream: str, repository: str, digest: str) -> StoredManifest | None:
         """The bytes of ``repository@digest`` on ``upstream`` if kept (their digest checked)."""
-        return self._entries.get((upstream, repository, digest))
+        stored = self._entries.get((upstream, repository, digest))
+        _COUNTS.count(stored is not None)
+        return stored
 
     def put(
         self, upstream: str, repository: str, digest: str, body: bytes, content_type: str
