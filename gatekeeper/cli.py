@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from gatekeeper import __version__
+from gatekeeper import __version__, logging_setup
 from gatekeeper.config import (
     Limits,
     Settings,
@@ -25,6 +25,7 @@ from gatekeeper.config import (
     parse_upstreams,
 )
 from gatekeeper.errors import ConfigError, GatekeeperError
+from gatekeeper.logging_setup import FORMATS, LEVELS
 
 log = logging.getLogger("gatekeeper")
 
@@ -123,13 +124,34 @@ def _limits(args: argparse.Namespace) -> Limits:
     return Limits(**given)
 
 
+def _add_log_flags(parser: argparse.ArgumentParser, *, top: bool) -> None:
+    """``--log-level``/``--log-format``, before or after the subcommand (the later wins)."""
+    group = parser.add_argument_group("logging")
+    group.add_argument(
+        "--log-level",
+        type=str.lower,
+        choices=LEVELS,
+        # A subcommand's copy must not reset what was given before the subcommand.
+        default=(_env("LOG_LEVEL", "info") or "info").lower() if top else argparse.SUPPRESS,
+        help="least severe level logged (default info; GATEKEEPER_LOG_LEVEL)",
+    )
+    group.add_argument(
+        "--log-format",
+        choices=FORMATS,
+        default=_env("LOG_FORMAT", "text") if top else argparse.SUPPRESS,
+        help="stderr log lines as text, or one JSON object per line (default text; "
+        "GATEKEEPER_LOG_FORMAT)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gatekeeper", description=__doc__)
     parser.add_argument("--version", action="version", version=f"gatekeeper {__version__}")
-    parser.add_argument("--log-level", default=_env("LOG_LEVEL", "INFO"))
+    _add_log_flags(parser, top=True)
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="run the gate in front of a registry")
+    _add_log_flags(serve, top=False)
     _add_upstream_flags(serve)
     serve.add_argument(
         "--listen",
@@ -202,6 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="print the decision for an image without a client (exit 0 allow, 1 deny, 2 error)",
     )
     evaluate.add_argument("ref", help="repo:tag or repo@sha256:…")
+    _add_log_flags(evaluate, top=False)
     _add_upstream_flags(evaluate)
     evaluate.add_argument("--json", action="store_true", help="print the decision as JSON")
     _add_limit_flags(evaluate)
@@ -214,22 +237,20 @@ def build_parser() -> argparse.ArgumentParser:
         "(exit 0 passes, 1 refused, 2 error)",
     )
     show.add_argument("target", help="repo:tag, repo@sha256:… or sha256:…")
+    _add_log_flags(show, top=False)
     _add_upstream_flags(show)
 
     policy = commands.add_parser("policy", help="policy tools")
     policy_commands = policy.add_subparsers(dest="policy_command", required=True)
     check = policy_commands.add_parser("check", help="validate policy files")
     check.add_argument("paths", nargs="+", type=Path)
+    _add_log_flags(check, top=False)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=str(args.log_level).upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    logging_setup.configure(args.log_level, args.log_format)
     try:
         if args.command == "serve":
             return _serve(args)

@@ -1,7 +1,8 @@
 """One JSON line per manifest decision and per refusal of any request kind.
 
 To stdout or a file. ``codes`` are the stable reason codes of a refusal
-(``gatekeeper.policy.checks.CODES``).
+(``gatekeeper.policy.checks.CODES``). ``schema_version`` changes only when a field is removed
+or changes meaning (adding a field keeps it): consumers check it before reading a line.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from typing import IO
 
 from gatekeeper.policy.decision import Decision
 from gatekeeper.policy.evidence import AdmissionRequest
+
+SCHEMA_VERSION = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +52,7 @@ class DecisionLog:
         duration_ms: float,
     ) -> None:
         entry = {
+            "schema_version": SCHEMA_VERSION,
             "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
             "request_id": client.request_id,
             "action": request.action.value,
