@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
+from gatekeeper.errors import ConfigError
 from gatekeeper.policy.decision import Decision
 from gatekeeper.policy.evidence import AdmissionRequest
 
@@ -39,7 +40,12 @@ class DecisionLog:
     """
 
     def __init__(self, path: Path | None) -> None:
-        self._stream: IO[str] = path.open("a", encoding="utf-8") if path is not None else sys.stdout
+        try:
+            self._stream: IO[str] = (
+                path.open("a", encoding="utf-8") if path is not None else sys.stdout
+            )
+        except OSError as exc:
+            raise ConfigError(f"cannot open --decision-log {path}: {exc.strerror}") from None
         self._owned = path is not None
         self._flush_scheduled = False
         self._dirty = False

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
@@ -113,7 +114,7 @@ async def serving(
             ssl_context=tls.context if tls else None,
             reuse_port=settings.workers > 1,
         )
-        await site.start()
+        await _listen(site.start(), settings.listen_host, settings.listen_port, "--listen")
         if settings.metrics_listen is not None:
             await stack.enter_async_context(
                 _metrics_listener(*settings.metrics_listen, reuse_port=settings.workers > 1)
@@ -132,10 +133,20 @@ async def _metrics_listener(host: str, port: int, *, reuse_port: bool) -> AsyncI
     runner = web.AppRunner(metrics_app(), access_log=None, handle_signals=False)
     await runner.setup()
     try:
-        await web.TCPSite(runner, host, port, reuse_port=reuse_port).start()
+        site = web.TCPSite(runner, host, port, reuse_port=reuse_port)
+        await _listen(site.start(), host, port, "--metrics-listen")
         yield
     finally:
         await runner.cleanup()
+
+
+async def _listen(start: Awaitable[None], host: str, port: int, flag: str) -> None:
+    """Start listening; a port in use or an address the host lacks is a one-line error."""
+    try:
+        await start
+    except OSError as exc:
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)  # uvloop sets no strerror
+        raise ConfigError(f"{flag} {host}:{port}: cannot listen there: {reason}") from None
 
 
 async def _stop(

@@ -12,7 +12,10 @@ import contextlib
 import logging
 import os
 import signal
+import sys
 from collections.abc import Callable
+
+from gatekeeper.errors import GatekeeperError
 
 log = logging.getLogger("gatekeeper.workers")
 
@@ -28,6 +31,9 @@ def supervise(
             code = 0
             try:
                 serve_one()
+            except GatekeeperError as exc:  # e.g. the port is taken: one line, exit 2
+                print(f"gatekeeper: {exc.message}", file=sys.stderr, flush=True)
+                code = 2
             except BaseException:  # a worker must never fall back into the parent's loop
                 log.exception("worker %d crashed", index)
                 code = 1
@@ -57,11 +63,16 @@ def supervise(
         index = children.pop(pid)
         if on_exit is not None:
             on_exit(pid)
+        said = os.waitstatus_to_exitcode(code) == 2  # it reported its error in one line
         if not stopping:
-            log.error(
-                "worker %d (pid %d) exited unexpectedly (status %d): stopping all", index, pid, code
-            )
-            status = 1
+            status = 2 if said else 1
+            if not said:
+                log.error(
+                    "worker %d (pid %d) exited unexpectedly (status %d): stopping all",
+                    index,
+                    pid,
+                    code,
+                )
             stopping = True
             forward(signal.SIGTERM, None)
     return status
