@@ -1,21 +1,23 @@
-"""Command line: ``gatekeeper serve | evaluate | policy check``.
+"""Command line: ``gatekeeper serve | evaluate | verdicts show | policy check``.
 
-GatekeeperError carries a message meant for people and becomes exit code 2. Anything else is
-a bug: ``serve`` lets it surface; the one-shot commands log it and also exit 2, so a crash
-never reads as a decision (1) in a CI pipeline.
+Every error ends as one ``gatekeeper: …`` line on stderr and exit code 2 (usage mistakes,
+settings, files and sockets the system refuses, an upstream down): a crash never reads as a
+decision (1) in a CI pipeline. A bug says only its type (details with ``--log-level debug``).
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import logging
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
-from gatekeeper import __version__
+from gatekeeper import __version__, logging_setup
 from gatekeeper.config import (
     Limits,
     Settings,
@@ -25,8 +27,58 @@ from gatekeeper.config import (
     parse_upstreams,
 )
 from gatekeeper.errors import ConfigError, GatekeeperError
+from gatekeeper.logging_setup import FORMATS, LEVELS
 
 log = logging.getLogger("gatekeeper")
+
+DESCRIPTION = """\
+gatekeeper: a policy gate in front of an OCI registry. It admits or refuses every pull and
+push by policy (signatures, vulnerability verdicts, image rules, tags)."""
+EPILOG = """\
+commands:
+  serve            run the gate in front of a registry
+  evaluate REF     the decision for one image, without a client
+  verdicts show    the vulnerability verdict gatekeeper would use, and why
+  policy check     validate policy files (file:line: problem)
+
+exit codes:
+  0  served, allowed, valid        1  denied, refused, invalid (evaluate, verdicts, policy)
+  2  error: bad usage or settings, a port in use, an unreadable file, an upstream down
+
+environment:
+  every flag has a GATEKEEPER_* variable (named in each command's --help), e.g.
+  GATEKEEPER_UPSTREAM, GATEKEEPER_POLICY, GATEKEEPER_LOG_LEVEL, GATEKEEPER_LOG_FORMAT.
+  Flags win over variables.
+
+examples:
+  gatekeeper serve --upstream http://registry:5000 --policy policy/ --listen 0.0.0.0:5000
+  gatekeeper policy check policy/
+  gatekeeper evaluate team/app:1.2.3 --upstream http://registry:5000 --policy policy/ -o json
+  gatekeeper serve --help     flags, defaults and variables of one command
+
+docs: README.md, docs/operations.md (limits, metrics, logs)"""
+SERVE_EPILOG = """\
+examples:
+  # a front door for a private registry, with TLS and metrics on a separate port
+  gatekeeper serve --upstream http://registry.internal:5000 --policy /etc/gatekeeper/ \\
+      --listen 0.0.0.0:5000 --tls-cert cert.pem --tls-key key.pem --metrics-listen 0.0.0.0:9100
+  # four processes sharing state in Redis; JSON logs for a collector
+  gatekeeper serve --upstream http://registry:5000 --policy policy/ --workers 4 \\
+      --redis redis://redis:6379/0 --log-format json
+  # see what would be refused, refuse nothing
+  gatekeeper serve --upstream http://registry:5000 --policy policy/ --dry-run
+
+endpoints: /v2/… (the registry API, decided), /healthz, /readyz, /metrics (Prometheus).
+signals: SIGHUP reloads the policy; SIGTERM/SIGINT stop after requests in flight finish.
+exit codes: 0 stopped cleanly; 2 bad settings, a port in use or an address the host lacks,
+an unreadable file; 1 a worker died on its own."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage mistakes as one ``gatekeeper: …`` line and exit 2, like every other error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"gatekeeper: {message} (see: {self.prog} --help)\n")
 
 
 def _env(name: str, default: str | None = None) -> str | None:
@@ -123,13 +175,55 @@ def _limits(args: argparse.Namespace) -> Limits:
     return Limits(**given)
 
 
+def _add_log_flags(parser: argparse.ArgumentParser, *, top: bool) -> None:
+    """``--log-level``/``--log-format``, before or after the subcommand (the later wins)."""
+    group = parser.add_argument_group("logging")
+    group.add_argument(
+        "--log-level",
+        type=str.lower,
+        choices=LEVELS,
+        # A subcommand's copy must not reset what was given before the subcommand.
+        default=(_env("LOG_LEVEL", "info") or "info").lower() if top else argparse.SUPPRESS,
+        help="least severe level logged (default info; GATEKEEPER_LOG_LEVEL)",
+    )
+    group.add_argument(
+        "--log-format",
+        choices=FORMATS,
+        default=_env("LOG_FORMAT", "text") if top else argparse.SUPPRESS,
+        help="stderr log lines as text, or one JSON object per line (default text; "
+        "GATEKEEPER_LOG_FORMAT)",
+    )
+
+
+def _add_output_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-o",
+        "--output",
+        choices=("text", "json"),
+        default="text",
+        help="text for people, or one JSON document on stdout (errors too) (default text)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="gatekeeper", description=__doc__)
+    parser = _Parser(
+        prog="gatekeeper",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--version", action="version", version=f"gatekeeper {__version__}")
-    parser.add_argument("--log-level", default=_env("LOG_LEVEL", "INFO"))
+    _add_log_flags(parser, top=True)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    serve = commands.add_parser("serve", help="run the gate in front of a registry")
+    serve = commands.add_parser(
+        "serve",
+        help="run the gate in front of a registry",
+        description="Run the gate in front of a registry: every request is decided by policy.",
+        epilog=SERVE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_log_flags(serve, top=False)
     _add_upstream_flags(serve)
     serve.add_argument(
         "--listen",
@@ -159,6 +253,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=int(_env("WORKERS", "1") or "1"),
         help="worker processes sharing the listen port; > 1 needs --redis (GATEKEEPER_WORKERS)",
+    )
+    serve.add_argument(
+        "--metrics-listen",
+        default=_env("METRICS_LISTEN"),
+        metavar="HOST:PORT",
+        help="serve /metrics (Prometheus) on this address only, instead of on --listen "
+        "(GATEKEEPER_METRICS_LISTEN)",
     )
     serve.add_argument(
         "--public-url",
@@ -195,8 +296,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="print the decision for an image without a client (exit 0 allow, 1 deny, 2 error)",
     )
     evaluate.add_argument("ref", help="repo:tag or repo@sha256:…")
+    _add_log_flags(evaluate, top=False)
     _add_upstream_flags(evaluate)
-    evaluate.add_argument("--json", action="store_true", help="print the decision as JSON")
+    _add_output_flag(evaluate)
+    evaluate.add_argument(
+        "--json", dest="output", action="store_const", const="json", help="the same as -o json"
+    )
     _add_limit_flags(evaluate)
 
     verdicts = commands.add_parser("verdicts", help="vulnerability verdict tools")
@@ -207,22 +312,22 @@ def build_parser() -> argparse.ArgumentParser:
         "(exit 0 passes, 1 refused, 2 error)",
     )
     show.add_argument("target", help="repo:tag, repo@sha256:… or sha256:…")
+    _add_log_flags(show, top=False)
+    _add_output_flag(show)
     _add_upstream_flags(show)
 
     policy = commands.add_parser("policy", help="policy tools")
     policy_commands = policy.add_subparsers(dest="policy_command", required=True)
     check = policy_commands.add_parser("check", help="validate policy files")
     check.add_argument("paths", nargs="+", type=Path)
+    _add_log_flags(check, top=False)
+    _add_output_flag(check)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=str(args.log_level).upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    logging_setup.configure(args.log_level, args.log_format)
     try:
         if args.command == "serve":
             return _serve(args)
@@ -231,16 +336,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "verdicts":
             return _verdicts_show(args)
         if args.command == "policy":
-            return _policy_check(args.paths)
+            return _policy_check(args.paths, args.output)
     except GatekeeperError as exc:
-        print(f"gatekeeper: {exc.message}", file=sys.stderr)
-        return 2
-    except Exception:
-        if args.command == "serve":
-            raise
-        # For CI pipelines 1 means "refused": a crash must never look like a decision.
-        log.exception("internal error")
-        return 2
+        return _fail(args, exc.code, exc.message)
+    except OSError as exc:  # a file or socket the system refused (not a bug)
+        where = f": {exc.filename}" if exc.filename else ""
+        return _fail(args, "OS_ERROR", f"{exc.strerror or exc}{where}")
+    except Exception as exc:
+        # For CI pipelines 1 means "refused": a crash must never look like a decision. The
+        # type only on the line (a message may hold request data); details at debug level.
+        log.debug("internal error", exc_info=True)
+        return _fail(args, "INTERNAL", f"internal error ({type(exc).__name__})")
+    return 2
+
+
+def _fail(args: argparse.Namespace, code: str, message: str) -> int:
+    """One ``gatekeeper: …`` line on stderr (and a JSON error on stdout with ``-o json``)."""
+    message = message.removeprefix("gatekeeper: ")
+    if getattr(args, "output", "text") == "json":
+        print(json.dumps({"error": {"code": code, "message": message}}, indent=2))
+    print(f"gatekeeper: {message}", file=sys.stderr)
     return 2
 
 
@@ -264,8 +379,6 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from gatekeeper.server.run import run  # imports aiohttp: only when serving
-
     if bool(args.tls_cert) != bool(args.tls_key):
         raise ConfigError("--tls-cert and --tls-key go together")
     host, port = parse_listen(args.listen)
@@ -280,10 +393,22 @@ def _serve(args: argparse.Namespace) -> int:
         workers=args.workers,
         public_url=parse_public_url(args.public_url) if args.public_url else None,
         trusted_proxies=parse_trusted_proxies(args.trusted_proxies),
+        metrics_listen=parse_listen(args.metrics_listen, "--metrics-listen")
+        if args.metrics_listen
+        else None,
     )
     if settings.workers < 1:
         raise ConfigError("--workers must be at least 1")
-    return run(settings, access_log=args.access_log)
+    if settings.workers == 1:
+        from gatekeeper.server.run import run  # imports aiohttp: only when serving
+
+        return run(settings, access_log=args.access_log)
+    from gatekeeper.metrics_dir import multiprocess_metrics
+
+    with multiprocess_metrics():  # before prometheus_client is imported (by run)
+        from gatekeeper.server.run import run
+
+        return run(settings, access_log=args.access_log)
 
 
 def _evaluate(args: argparse.Namespace) -> int:
@@ -294,7 +419,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     settings = _settings(args)
     ref = evaluate.parse_reference(args.ref)
     admission = asyncio.run(evaluate.evaluate(settings, ref))
-    print(evaluate.render(admission, args.json))
+    print(evaluate.render(admission, args.output == "json"))
     return evaluate.exit_code(admission)
 
 
@@ -315,14 +440,21 @@ def _verdicts_show(args: argparse.Namespace) -> int:
         redis=args.redis,
     )
     report = asyncio.run(verdict_report(args.target, settings))
-    print(report.text, end="")
+    if args.output == "json":
+        print(json.dumps({"target": args.target, "passes": report.passes, "report": report.text}))
+    else:
+        print(report.text, end="")
     return 0 if report.passes else 1
 
 
-def _policy_check(paths: list[Path]) -> int:
+def _policy_check(paths: list[Path], output: str) -> int:
     from gatekeeper.policy.loader import check_paths
 
     problems = check_paths(paths)
+    if output == "json":
+        document = {"valid": not problems, "paths": [str(p) for p in paths], "problems": problems}
+        print(json.dumps(document, indent=2))
+        return 1 if problems else 0
     for problem in problems:
         print(problem)
     if not problems:

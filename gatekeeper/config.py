@@ -96,6 +96,7 @@ class Settings:
     workers: int = 1  # processes accepting on the listen port (SO_REUSEPORT)
     public_url: str | None = None  # base of Location headers; None: relative Locations
     trusted_proxies: tuple[IPNetwork, ...] = ()  # peers whose Forwarded/X-Forwarded-* count
+    metrics_listen: tuple[str, int] | None = None  # None: /metrics on the main listener
 
 
 DOCKER_HUB = "https://registry-1.docker.io"
@@ -128,11 +129,11 @@ def parse_upstreams(values: list[str], mirror: bool) -> tuple[str, tuple[tuple[s
     return default, tuple(sorted(routes.items()))
 
 
-def parse_listen(value: str) -> tuple[str, int]:
+def parse_listen(value: str, flag: str = "--listen") -> tuple[str, int]:
     """``HOST:PORT`` (``[v6]:PORT`` too) → (host, port)."""
     host, sep, port = value.rpartition(":")
     if not sep or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ConfigError(f"--listen must be HOST:PORT, got {value!r}")
+        raise ConfigError(f"{flag} must be HOST:PORT, got {value!r}")
     return host.strip("[]") or "0.0.0.0", int(port)  # noqa: S104 - explicit empty host
 
 

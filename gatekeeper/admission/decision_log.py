@@ -1,7 +1,8 @@
 """One JSON line per manifest decision and per refusal of any request kind.
 
 To stdout or a file. ``codes`` are the stable reason codes of a refusal
-(``gatekeeper.policy.checks.CODES``).
+(``gatekeeper.policy.checks.CODES``). ``schema_version`` changes only when a field is removed
+or changes meaning (adding a field keeps it): consumers check it before reading a line.
 """
 
 from __future__ import annotations
@@ -14,8 +15,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
+from gatekeeper.errors import ConfigError
 from gatekeeper.policy.decision import Decision
 from gatekeeper.policy.evidence import AdmissionRequest
+
+SCHEMA_VERSION = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +40,12 @@ class DecisionLog:
     """
 
     def __init__(self, path: Path | None) -> None:
-        self._stream: IO[str] = path.open("a", encoding="utf-8") if path is not None else sys.stdout
+        try:
+            self._stream: IO[str] = (
+                path.open("a", encoding="utf-8") if path is not None else sys.stdout
+            )
+        except OSError as exc:
+            raise ConfigError(f"cannot open --decision-log {path}: {exc.strerror}") from None
         self._owned = path is not None
         self._flush_scheduled = False
         self._dirty = False
@@ -49,6 +58,7 @@ class DecisionLog:
         duration_ms: float,
     ) -> None:
         entry = {
+            "schema_version": SCHEMA_VERSION,
             "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
             "request_id": client.request_id,
             "action": request.action.value,

@@ -10,8 +10,9 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeVar
 
+from gatekeeper import metrics
 from gatekeeper.errors import GatekeeperError
 from gatekeeper.oci.manifest import Manifest
 from gatekeeper.policy.evidence import Evidence, ImageFacts, ScanEvidence, SignatureEvidence
@@ -19,6 +20,8 @@ from gatekeeper.policy.model import EvidenceKind, ImagePolicy, Rule, ScanPolicy,
 from gatekeeper.upstream.client import Upstream
 
 log = logging.getLogger("gatekeeper.evidence")
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,11 +74,15 @@ async def gather(
     needs = rule.needs if kinds is None else rule.needs & kinds
     jobs: dict[EvidenceKind, Awaitable[Any]] = {}
     if EvidenceKind.SIGNATURES in needs and gatherers.signatures and rule.signatures:
-        jobs[EvidenceKind.SIGNATURES] = gatherers.signatures(subject, rule.signatures)
+        jobs[EvidenceKind.SIGNATURES] = _timed(
+            "signatures", gatherers.signatures(subject, rule.signatures)
+        )
     if EvidenceKind.SCAN in needs and gatherers.scan and rule.scan:
-        jobs[EvidenceKind.SCAN] = gatherers.scan(subject, rule.scan, rule.signatures)
+        jobs[EvidenceKind.SCAN] = _timed(
+            "scan", gatherers.scan(subject, rule.scan, rule.signatures)
+        )
     if EvidenceKind.IMAGE in needs and gatherers.image and rule.image:
-        jobs[EvidenceKind.IMAGE] = gatherers.image(subject, rule.image)
+        jobs[EvidenceKind.IMAGE] = _timed("image", gatherers.image(subject, rule.image))
     if not jobs:
         return Evidence()
     results = await asyncio.gather(*jobs.values(), return_exceptions=True)
@@ -103,3 +110,9 @@ async def gather(
             continue
         evidence = replace(evidence, **{kind.value: result})
     return evidence
+
+
+async def _timed(kind: str, job: Awaitable[T]) -> T:
+    """``await job``, observed in ``gatekeeper_evidence_duration_seconds``."""
+    with metrics.timed(metrics.EVIDENCE_SECONDS, kind):
+        return await job

@@ -17,6 +17,7 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
+from gatekeeper import metrics
 from gatekeeper.errors import GatekeeperError
 from gatekeeper.policy.files import FileStamp, WatchedFile, file_stamp
 from gatekeeper.policy.loader import POLICY_SUFFIXES, PolicyError
@@ -72,10 +73,12 @@ class PolicyStore:
             log.error(
                 "policy reload refused, keeping the policy in force: %s", "; ".join(exc.problems)
             )
+            metrics.policy_reloaded(False, self.current.fingerprint)
             return False
         except (GatekeeperError, OSError) as exc:
             message = exc.message if isinstance(exc, GatekeeperError) else str(exc)
             log.error("policy reload refused, keeping the policy in force: %s", message)
+            metrics.policy_reloaded(False, self.current.fingerprint)
             return False
         self._trust_files = policy.trust_files
         if policy.fingerprint != self.current.fingerprint:
@@ -85,6 +88,7 @@ class PolicyStore:
                 "policy reloaded, unchanged in effect (fingerprint %s)", policy.fingerprint[:12]
             )
         self.current = policy
+        metrics.policy_reloaded(True, policy.fingerprint)
         return True
 
     async def watch(self, interval: float) -> None:

@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 
 from cachetools import TTLCache
 
+from gatekeeper import metrics
 from gatekeeper.admission.evidence import Subject
 from gatekeeper.gatherers.artifacts import ArtifactKind, Discovery, RegistryArtifacts
 from gatekeeper.gatherers.materials import compiled_material
@@ -52,6 +53,7 @@ from gatekeeper.upstream.client import Upstream
 log = logging.getLogger("gatekeeper.attestations")
 
 NO_SIGNERS = "not read: the rule has no signatures section, so no attestation can be trusted"
+_COUNTS = metrics.cache("attestations")
 SHOWN_PROBLEMS = 2  # reasons quoted in the note; the decision log keeps it short
 
 
@@ -97,6 +99,7 @@ class RegistryAttestations:
         scope = trust_scope(signatures, material)
         key = (subject.digest, scope)
         missed = self._misses.get(key)
+        _COUNTS.count(missed is not None)
         if missed is not None:
             return missed
         return await self._flights.run(
@@ -116,9 +119,10 @@ class RegistryAttestations:
     ) -> Found:
         self.verifications += 1
         found = await self._artifacts.discover(subject, self._kind)
-        answer = await asyncio.to_thread(
-            self._evaluate, found, subject.digest, signatures, material, scope
-        )
+        with metrics.timed(metrics.VERIFICATION_SECONDS, "attestations"):
+            answer = await asyncio.to_thread(
+                self._evaluate, found, subject.digest, signatures, material, scope
+            )
         if answer.verdict is None:
             self._misses[(subject.digest, scope)] = answer
         return answer

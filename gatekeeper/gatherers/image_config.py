@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from cachetools import LRUCache
 
+from gatekeeper import metrics
 from gatekeeper.admission.evidence import Subject
 from gatekeeper.errors import GatekeeperError, ManifestInvalid
 from gatekeeper.oci.image_config import MAX_CONFIG_BYTES, parse_image_config
@@ -23,6 +24,8 @@ from gatekeeper.policy.model import ImagePolicy
 from gatekeeper.state.singleflight import SingleFlight
 from gatekeeper.upstream.client import Upstream
 from gatekeeper.upstream.reads import fetch_blob, fetch_optional_manifest
+
+_COUNTS = metrics.cache("image_configs")
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +46,7 @@ class ImageConfigs:
     async def __call__(self, subject: Subject, policy: ImagePolicy) -> ImageFacts:
         key = (subject.repository, subject.digest)
         cached = self._facts.get(key)
+        _COUNTS.count(cached is not None)
         if cached is not None:
             return cached
         facts = await self._flights.run(key, lambda: self._gather(subject))

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from cachetools import TTLCache
 
+from gatekeeper import metrics
 from gatekeeper.admission.evidence import Subject
 from gatekeeper.gatherers.artifacts import ArtifactKind, RegistryArtifacts
 from gatekeeper.gatherers.materials import compiled_material
@@ -38,6 +39,7 @@ from gatekeeper.upstream.client import Upstream
 log = logging.getLogger("gatekeeper.signatures")
 
 CacheKey = tuple[str, str, SignaturePolicy]
+_COUNTS = metrics.cache("signatures")
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +81,7 @@ class RegistrySignatures:
         material = compiled_material(policy)  # parsed with the policy, never re-read here
         key = (subject.digest, material.fingerprint, policy)
         cached = self._positive.get(key) or self._negative.get(key)
+        _COUNTS.count(cached is not None)
         if cached is not None:
             return cached
         return await self._flights.run(key, lambda: self._verify(subject, policy, material, key))
@@ -92,15 +95,16 @@ class RegistrySignatures:
     ) -> SignatureEvidence:
         self.verifications += 1
         found = await self._artifacts.discover(subject, self._kind)
-        evidence = await asyncio.to_thread(
-            evaluate_signatures,
-            found.candidates,
-            subject.digest,
-            policy,
-            material,
-            looked_at=found.looked_at,
-            limits=self._limits,
-        )
+        with metrics.timed(metrics.VERIFICATION_SECONDS, "signatures"):
+            evidence = await asyncio.to_thread(
+                evaluate_signatures,
+                found.candidates,
+                subject.digest,
+                policy,
+                material,
+                looked_at=found.looked_at,
+                limits=self._limits,
+            )
         if found.problems:
             evidence = SignatureEvidence(
                 evidence.signers, evidence.looked_at, (*found.problems, *evidence.problems)

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 from cachetools import TTLCache
 
+from gatekeeper import metrics
 from gatekeeper.policy.evidence import ScanVerdict
 from gatekeeper.scans.codec import VerdictDecodeError, decode_verdict, encode_verdict
 from gatekeeper.state.shared_redis import SharedRedis, StoreUnavailable
@@ -31,6 +32,8 @@ from gatekeeper.state.shared_redis import SharedRedis, StoreUnavailable
 log = logging.getLogger("gatekeeper.scans.cache")
 
 KEY_PREFIX = "gatekeeper:verdict:"
+_L1 = metrics.cache("verdicts")
+_L2 = metrics.cache("verdicts_shared")
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,12 +78,15 @@ class VerdictCache:
     async def get(self, digest: str) -> ScanVerdict | None:
         """The cached verdict for ``digest`` (L1, then L2), or None."""
         verdict = self._l1.get(digest)
+        _L1.count(verdict is not None)
         if verdict is not None or self._redis is None:
             return verdict
         try:
             data = await self._redis.run(lambda r: r.get(KEY_PREFIX + digest))
         except StoreUnavailable:
+            _L2.miss()
             return None  # degrade to L1 only; SharedRedis logged the outage
+        _L2.count(data is not None)
         if data is None:
             return None
         try:

@@ -19,6 +19,7 @@ from gatekeeper.server.catalog import catalog
 from gatekeeper.server.enforce import conclude, mark_start, refuse_unchecked
 from gatekeeper.server.errors import INFLIGHT, oci_errors, stamp_response
 from gatekeeper.server.inflight import InFlight
+from gatekeeper.server.observe import KIND, metrics_endpoint, observe
 from gatekeeper.server.passthrough import relay
 from gatekeeper.server.slots import admission_slots
 from gatekeeper.server.targets import Target, resolve
@@ -30,7 +31,7 @@ DEPS = web.AppKey("deps", Deps)
 
 def create_app(deps: Deps) -> web.Application:
     # client_max_size only bounds bodies aiohttp reads itself; gatekeeper streams the rest.
-    middlewares: list[Middleware] = [oci_errors, admission_slots(deps.settings.limits)]
+    middlewares: list[Middleware] = [observe, oci_errors, admission_slots(deps.settings.limits)]
     app = web.Application(middlewares=middlewares, client_max_size=1024**2)
     app[DEPS] = deps
     app[INFLIGHT] = InFlight()
@@ -38,6 +39,8 @@ def create_app(deps: Deps) -> web.Application:
     app.on_response_prepare.append(_flush_decisions)
     app.router.add_route("GET", "/healthz", healthz)
     app.router.add_route("GET", "/readyz", readyz)
+    if deps.settings.metrics_listen is None:  # else only on the metrics listener
+        app.router.add_route("GET", "/metrics", metrics_endpoint)
     app.router.add_route("*", authz.PREFIX, _authz)
     app.router.add_route("*", authz.PREFIX + "/{tail:.*}", _authz)
     app.router.add_route("*", "/v2", dispatch)
@@ -51,6 +54,7 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
     mark_start(request)
     raw_path = request.raw_path.split("?", 1)[0]
     route = parse_route(raw_path, request.method)
+    request[KIND] = route.kind.value
     try:
         target = resolve(
             route,

@@ -13,9 +13,19 @@ from gatekeeper.admission.decision_log import Client
 from gatekeeper.config import IPNetwork
 from gatekeeper.proxy.forwarded import client_address
 
-# Unique per process start (random prefix) and per request (counter): cheaper than uuid4.
+# Unique per process (random prefix) and per request (counter): cheaper than uuid4. Workers
+# are forked after import, so each takes a prefix of its own (else ids repeat across them).
 _PREFIX = os.urandom(4).hex()
 _COUNTER = itertools.count(1)
+
+
+def _new_process() -> None:
+    global _PREFIX, _COUNTER
+    _PREFIX = os.urandom(4).hex()
+    _COUNTER = itertools.count(1)
+
+
+os.register_at_fork(after_in_child=_new_process)
 _SAFE_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 

@@ -2,7 +2,8 @@
 
 The same Decision is computed in every mode; only here does the mode act. Every refusal
 (and every would-deny in dry-run) is written to the decision log here, before the
-response leaves: manifest decisions always, other request kinds when they refuse.
+response leaves: manifest decisions always, other request kinds when they refuse. Every
+decision, logged or not, is counted here (``gatekeeper_decisions_total``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from aiohttp import web
 from gatekeeper.admission.admit import Admission
 from gatekeeper.admission.deps import Deps
 from gatekeeper.errors import Denied
+from gatekeeper.metrics import count_decision
 from gatekeeper.policy.decision import Decision
 from gatekeeper.policy.evidence import AdmissionRequest
 from gatekeeper.policy.model import Action, Mode, Outcome
@@ -88,6 +90,8 @@ def conclude(
         logged = decision.refused
     if logged:
         log_decision(request, deps, admission)
+    elif final:
+        count_decision(asked.action, decision)
     if decision.refused:
         digest = asked.digest or (asked.reference if ":" in asked.reference else "")
         raise refusal(decision, digest, asked.reference)
@@ -96,6 +100,7 @@ def conclude(
 
 def log_decision(request: web.Request, deps: Deps, admission: Admission) -> None:
     """Write the decision-log line for ``admission`` (before its response is sent)."""
+    count_decision(admission.request.action, admission.decision)
     deps.decisions.write(
         admission.request,
         admission.decision,
@@ -127,6 +132,7 @@ def refuse_unchecked(
     """
     decision = Decision(Outcome.DENY, None, Mode.ENFORCE, (message,), (), (code,))
     asked = AdmissionRequest(action, repository, reference, now=deps.clock())
+    count_decision(action, decision)
     deps.decisions.write(
         asked, decision, client_of(request, deps.settings.trusted_proxies), _elapsed(request)
     )

@@ -11,7 +11,6 @@ from aiohttp import web
 from gatekeeper.errors import GatekeeperError, HttpError, UpstreamProtocolError
 from gatekeeper.oci.error_body import error_body
 from gatekeeper.redact import describe
-from gatekeeper.server.client_info import new_request_id
 from gatekeeper.server.inflight import InFlight
 
 log = logging.getLogger("gatekeeper.server")
@@ -33,9 +32,7 @@ def error_response(request: web.Request, error: GatekeeperError) -> web.Response
 
 @web.middleware
 async def oci_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Request id on every response; errors become OCI bodies with the right status."""
-    rid = new_request_id(request)
-    request["gatekeeper.request_id"] = rid
+    """Errors become OCI bodies with the right status."""
     try:
         with request.app[INFLIGHT].track():
             response = await handler(request)

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
 from aiohttp import web
 
+from gatekeeper import metrics, metrics_dir
 from gatekeeper.admission.deps import Deps
 from gatekeeper.admission.policy_store import PolicyStore
 from gatekeeper.admission.wiring import build_deps
@@ -21,6 +23,7 @@ from gatekeeper.server import logs
 from gatekeeper.server.app import create_app
 from gatekeeper.server.connections import ConnectionGuard
 from gatekeeper.server.errors import INFLIGHT
+from gatekeeper.server.observe import metrics_app
 from gatekeeper.server.tls import ServerTLS
 from gatekeeper.server.workers import supervise
 
@@ -48,7 +51,11 @@ def run(settings: Settings, *, access_log: bool = False) -> int:
             "--workers > 1 needs --redis: a client's manifest and blob requests may reach "
             "different workers, which must share admission records"
         )
-    return supervise(settings.workers, lambda: _run_one(settings, policies, tls, access_log))
+    return supervise(
+        settings.workers,
+        lambda: _run_one(settings, policies, tls, access_log),
+        on_exit=metrics_dir.worker_exited,
+    )
 
 
 def _run_one(
@@ -107,13 +114,39 @@ async def serving(
             ssl_context=tls.context if tls else None,
             reuse_port=settings.workers > 1,
         )
-        await site.start()
+        await _listen(site.start(), settings.listen_host, settings.listen_port, "--listen")
+        if settings.metrics_listen is not None:
+            await stack.enter_async_context(
+                _metrics_listener(*settings.metrics_listen, reuse_port=settings.workers > 1)
+            )
         scheme = "https" if tls else "http"
         url = f"{scheme}://{settings.listen_host}:{site.port}"
         try:
             yield Serving(url, app, deps, guard)
         finally:
             await _stop(runner, site, app, limits.shutdown_grace)
+
+
+@asynccontextmanager
+async def _metrics_listener(host: str, port: int, *, reuse_port: bool) -> AsyncIterator[None]:
+    """``--metrics-listen``: ``/metrics`` alone, plain HTTP, on its own address."""
+    runner = web.AppRunner(metrics_app(), access_log=None, handle_signals=False)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, host, port, reuse_port=reuse_port)
+        await _listen(site.start(), host, port, "--metrics-listen")
+        yield
+    finally:
+        await runner.cleanup()
+
+
+async def _listen(start: Awaitable[None], host: str, port: int, flag: str) -> None:
+    """Start listening; a port in use or an address the host lacks is a one-line error."""
+    try:
+        await start
+    except OSError as exc:
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)  # uvloop sets no strerror
+        raise ConfigError(f"{flag} {host}:{port}: cannot listen there: {reason}") from None
 
 
 async def _stop(
@@ -163,6 +196,7 @@ async def _serve(
     settings: Settings, policies: PolicyStore, tls: ServerTLS | None, access_log: bool
 ) -> None:
     async with serving(settings, policies, tls, access_log) as server:
+        metrics.policy_loaded(policies.current.fingerprint)
         watchers = [asyncio.create_task(policies.watch(settings.policy_poll_interval))]
         if tls:
             watchers.append(asyncio.create_task(tls.watch(settings.tls_poll_interval)))

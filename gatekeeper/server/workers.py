@@ -12,12 +12,18 @@ import contextlib
 import logging
 import os
 import signal
+import sys
 from collections.abc import Callable
+
+from gatekeeper.errors import GatekeeperError
 
 log = logging.getLogger("gatekeeper.workers")
 
 
-def supervise(workers: int, serve_one: Callable[[], None]) -> int:
+def supervise(
+    workers: int, serve_one: Callable[[], None], on_exit: Callable[[int], None] | None = None
+) -> int:
+    """Run ``serve_one`` in ``workers`` forked processes; ``on_exit(pid)`` once each is reaped."""
     children: dict[int, int] = {}
     for index in range(workers):
         pid = os.fork()
@@ -25,6 +31,9 @@ def supervise(workers: int, serve_one: Callable[[], None]) -> int:
             code = 0
             try:
                 serve_one()
+            except GatekeeperError as exc:  # e.g. the port is taken: one line, exit 2
+                print(f"gatekeeper: {exc.message}", file=sys.stderr, flush=True)
+                code = 2
             except BaseException:  # a worker must never fall back into the parent's loop
                 log.exception("worker %d crashed", index)
                 code = 1
@@ -52,11 +61,18 @@ def supervise(workers: int, serve_one: Callable[[], None]) -> int:
         if pid not in children:
             continue
         index = children.pop(pid)
+        if on_exit is not None:
+            on_exit(pid)
+        said = os.waitstatus_to_exitcode(code) == 2  # it reported its error in one line
         if not stopping:
-            log.error(
-                "worker %d (pid %d) exited unexpectedly (status %d): stopping all", index, pid, code
-            )
-            status = 1
+            status = 2 if said else 1
+            if not said:
+                log.error(
+                    "worker %d (pid %d) exited unexpectedly (status %d): stopping all",
+                    index,
+                    pid,
+                    code,
+                )
             stopping = True
             forward(signal.SIGTERM, None)
     return status

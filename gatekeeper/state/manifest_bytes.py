@@ -20,7 +20,10 @@ from dataclasses import dataclass
 
 from cachetools import LRUCache
 
+from gatekeeper import metrics
+
 _ENTRY_OVERHEAD = 512
+_COUNTS = metrics.cache("served_manifests")
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,11 +48,15 @@ class ManifestBytes:
     def get(self, upstream: str, repository: str, digest: str) -> StoredManifest | None:
         """The bytes of ``repository@digest`` on ``upstream`` if kept (their digest checked)."""
         entry = self._entries.get((upstream, repository, digest))
-        if entry is None:
-            return None
-        if self.max_age is not None and time.monotonic() - entry.stored_at > self.max_age:
+        expired = (
+            entry is not None
+            and self.max_age is not None
+            and time.monotonic() - entry.stored_at > self.max_age
+        )
+        if expired:
             self._entries.pop((upstream, repository, digest), None)
-            return None
+            entry = None
+        _COUNTS.count(entry is not None)
         return entry
 
     def put(

@@ -20,6 +20,7 @@ import aiohttp
 from multidict import CIMultiDict
 from yarl import URL
 
+from gatekeeper import metrics
 from gatekeeper.config import Limits
 from gatekeeper.errors import Unavailable, UpstreamProtocolError, UpstreamTimeout
 from gatekeeper.proxy.headers import CREDENTIALS
@@ -99,14 +100,19 @@ class Upstream:
         """
         path = raw_path_qs.split("?", 1)[0]
         async with self.budget.hold(self.base_url, path, stream=stream):
-            if not own:  # a client's request, relayed as it came: no auth handling here
-                async with self._request(
+            with metrics.upstream_exchange(method, own, stream) as answered:
+                if not own:  # a client's request, relayed as it came: no auth handling here
+                    async with self._request(
+                        method, raw_path_qs, headers, data, follow_redirects, stream
+                    ) as r:
+                        answered()
+                        yield r
+                    return
+                async with self._own(
                     method, raw_path_qs, headers, data, follow_redirects, stream
                 ) as r:
+                    answered()
                     yield r
-                return
-            async with self._own(method, raw_path_qs, headers, data, follow_redirects, stream) as r:
-                yield r
 
     @asynccontextmanager
     async def _own(
@@ -168,24 +174,31 @@ class Upstream:
                     )
                 yield response
         except TimeoutError as exc:  # aiohttp's ServerTimeoutError is one too
+            _ERRORS["timeout"].inc()
             raise UpstreamTimeout(
                 f"upstream registry {self.base_url} did not answer in time",
                 {"upstream": self.base_url},
             ) from exc
         except aiohttp.ClientConnectionError as exc:
+            _ERRORS["unavailable"].inc()
             raise Unavailable(
                 f"upstream registry {self.base_url} is unavailable: {describe(exc)}",
                 {"upstream": self.base_url},
             ) from exc
         except aiohttp.TooManyRedirects as exc:
+            _ERRORS["redirects"].inc()
             raise Unavailable(f"upstream registry {self.base_url} redirected too often") from exc
         except aiohttp.ClientError as exc:
             # Oversized or malformed headers, a broken body: the upstream answered, badly.
+            _ERRORS["protocol"].inc()
             raise UpstreamProtocolError(
                 f"upstream registry {self.base_url} sent a malformed response"
                 f" ({type(exc).__name__})",
                 {"upstream": self.base_url},
             ) from exc
+
+
+_ERRORS = {kind: metrics.UPSTREAM_ERRORS.labels(kind) for kind in metrics.UPSTREAM_ERROR_KINDS}
 
 
 def small_timeout(limits: Limits) -> aiohttp.ClientTimeout:

@@ -34,9 +34,9 @@ def load_credentials(settings: Settings) -> CredentialStore:
 
 def build_upstreams(settings: Settings) -> tuple[Upstream, dict[str, Upstream]]:
     """The default upstream and the mirror namespace routes, sharing one session."""
+    credentials = load_credentials(settings)  # first: a bad file leaves no session open
     session = new_session(settings.limits, settings.upstream_ca)
     budget = Budget(settings.limits)
-    credentials = load_credentials(settings)
     made: dict[str, Upstream] = {}
 
     def upstream(url: str) -> Upstream:

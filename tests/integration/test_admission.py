@@ -135,6 +135,7 @@ def test_version_tag_and_digest_pass(tmp_path: Path, registry: Process, gate: Pr
     assert [d["outcome"] for d in logged] == ["allow", "allow"]
     entry = logged[0]
     assert set(entry) >= {
+        "schema_version",
         "time",
         "request_id",
         "action",
@@ -149,6 +150,7 @@ def test_version_tag_and_digest_pass(tmp_path: Path, registry: Process, gate: Pr
         "client",
         "user_agent",
     }
+    assert entry["schema_version"] == 1
     assert entry["action"] == "pull"
     assert entry["reference"] == "1.2.3"
     assert entry["digest"] == img.digest
