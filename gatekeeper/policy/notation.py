@@ -102,6 +102,9 @@ class NotationPolicy:
     signing_authority: tuple[Path, ...] = field(default=(), metadata=NOT_FINGERPRINTED)
     # when given, notary.x509 signatures must carry an RFC 3161 timestamp from this TSA
     tsa_trust_store: tuple[Path, ...] = field(default=(), metadata=NOT_FINGERPRINTED)
+    # Notation's verifyTimestamp: "always", or "afterCertExpiry" (only once a certificate of
+    # the signing chain has expired is the timestamp required and verified)
+    verify_timestamp: str = "always"
     material: NotationTrust | None = None
 
     @property

@@ -14,6 +14,7 @@ import base64
 import datetime
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,7 @@ PAYLOAD_TYPE = "application/vnd.cncf.notary.payload.v1+json"
 EMPTY = "application/vnd.oci.empty.v1+json"
 JWS = "application/jose+json"
 COSE = "application/cose"
+TIMESTAMP = "io.cncf.notary.timestampSignature"
 _NOW = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
 _COSE_ALG = {"PS256": -37, "PS384": -38, "PS512": -39, "ES256": -7, "ES384": -35, "ES512": -36}
 
@@ -178,8 +180,13 @@ def sign(
     extra: dict[str, Any] | None = None,
     extra_crit: tuple[str, ...] = (),
     alg: str | None = None,
+    timestamper: Callable[[bytes], bytes] | None = None,
 ) -> bytes:
-    """A Notation envelope (JWS or COSE) over ``{"targetArtifact": target}``."""
+    """A Notation envelope (JWS or COSE) over ``{"targetArtifact": target}``.
+
+    ``timestamper`` turns the primitive signature into an RFC 3161 TimeStampToken, attached as
+    the unsigned ``io.cncf.notary.timestampSignature`` header (``tests/helpers/tsa.py``).
+    """
     payload = json.dumps({"targetArtifact": target}, separators=(",", ":")).encode()
     headers, crit = _headers(scheme, signing_time or _NOW, expiry, extra, extra_crit)
     ders = [c.public_bytes(serialization.Encoding.DER) for c in signer.chain]
@@ -196,16 +203,14 @@ def sign(
         p64 = _b64url(json.dumps(protected).encode())
         pl64 = _b64url(payload)
         sig = _raw_signature(signer, f"{p64}.{pl64}".encode())
+        header: dict[str, Any] = {
+            "x5c": [base64.b64encode(d).decode() for d in ders],
+            "io.cncf.notary.signingAgent": "gatekeeper-tests/1.0",
+        }
+        if timestamper is not None:
+            header[TIMESTAMP] = base64.b64encode(timestamper(sig)).decode()
         return json.dumps(
-            {
-                "payload": pl64,
-                "protected": p64,
-                "header": {
-                    "x5c": [base64.b64encode(d).decode() for d in ders],
-                    "io.cncf.notary.signingAgent": "gatekeeper-tests/1.0",
-                },
-                "signature": _b64url(sig),
-            }
+            {"payload": pl64, "protected": p64, "header": header, "signature": _b64url(sig)}
         ).encode()
     cose_headers: dict[Any, Any] = {1: _COSE_ALG[alg or signer.alg], 2: crit, 3: PAYLOAD_TYPE}
     for k, v in headers.items():
@@ -213,7 +218,9 @@ def sign(
     protected_raw = cbor2.dumps(cose_headers)
     to_sign = cbor2.dumps(["Signature1", protected_raw, b"", payload])
     sig = _raw_signature(signer, to_sign)
-    unprotected = {33: ders, "io.cncf.notary.signingAgent": "gatekeeper-tests/1.0"}
+    unprotected: dict[Any, Any] = {33: ders, "io.cncf.notary.signingAgent": "gatekeeper-tests/1.0"}
+    if timestamper is not None:
+        unprotected[TIMESTAMP] = timestamper(sig)
     return cbor2.dumps(cbor2.CBORTag(18, [protected_raw, unprotected, payload, sig]))
 
 
