@@ -20,6 +20,7 @@ from gatekeeper.policy.notation import (
     TrustedIdentity,
     parse_identity,
 )
+from gatekeeper.policy.notation_import import IMPORT_KEYS, compile_notation_import
 from gatekeeper.policy.trust_files import read_trust_file
 from gatekeeper.policy.yamldoc import PathKey
 from gatekeeper.trust.errors import TrustError
@@ -49,7 +50,12 @@ def compile_notation(ctx: Context, path: PathKey, value: object) -> NotationPoli
     verify_timestamp}``.
 
     ``trust_store`` and ``trusted_identities`` are required; ``level`` defaults to strict.
+    Or, instead, ``{trust_policy, trust_store_dir, registry}``: a Notation trustpolicy.json
+    imported (:mod:`gatekeeper.policy.notation_import`).
     """
+    if isinstance(value, dict) and "trust_policy" in value:
+        imported = f.mapping(ctx, path, value, IMPORT_KEYS, required=("trust_policy", "registry"))
+        return None if imported is None else compile_notation_import(ctx, path, imported)
     section = f.mapping(
         ctx, path, value, NOTATION_KEYS, required=("trust_store", "trusted_identities")
     )

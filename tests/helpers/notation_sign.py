@@ -106,12 +106,13 @@ def make_signer(
     not_before: datetime.datetime | None = None,
     not_after: datetime.datetime | None = None,
     eku: tuple[x509.ObjectIdentifier, ...] = (ExtendedKeyUsageOID.CODE_SIGNING,),
+    subject: x509.Name | None = None,
 ) -> Signer:
     """A code-signing leaf issued by ``ca`` (chain: leaf, root)."""
     key = key or ec.generate_private_key(ec.SECP256R1())
     builder = (
         x509.CertificateBuilder()
-        .subject_name(name(cn, org))
+        .subject_name(subject or name(cn, org))
         .issuer_name(ca.chain[0].subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
@@ -124,6 +125,20 @@ def make_signer(
         builder = builder.add_extension(x509.ExtendedKeyUsage(list(eku)), critical=False)
     cert = builder.sign(ca.key, hashes.SHA256())
     return Signer(key, (cert, *ca.chain))
+
+
+def subject(text: str) -> x509.Name:
+    """An x509 Name from ``C=US, ST=WA, L=Seattle, O=…, OU=…, CN=…`` (no escapes)."""
+    oids = {
+        "C": NameOID.COUNTRY_NAME,
+        "ST": NameOID.STATE_OR_PROVINCE_NAME,
+        "L": NameOID.LOCALITY_NAME,
+        "O": NameOID.ORGANIZATION_NAME,
+        "OU": NameOID.ORGANIZATIONAL_UNIT_NAME,
+        "CN": NameOID.COMMON_NAME,
+    }
+    parts = [part.strip().partition("=") for part in text.split(",")]
+    return x509.Name([x509.NameAttribute(oids[k], v) for k, _, v in parts])
 
 
 def write_pem(path: Path, *certs: x509.Certificate) -> Path:
@@ -282,3 +297,12 @@ def push_notation_signature(
     index = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": listed})
     push_manifest(base, repo, fallback, index.encode(), OCI_INDEX).raise_for_status()
     return digest
+
+
+def write_trust_store(store_dir: Path, kind: str, store: str, *certs: x509.Certificate) -> Path:
+    """Notation's layout: ``<store_dir>/x509/<kind>/<store>/<n>.pem``."""
+    directory = store_dir / "x509" / kind / store
+    directory.mkdir(parents=True, exist_ok=True)
+    for i, cert in enumerate(certs):
+        write_pem(directory / f"cert{i}.pem", cert)
+    return directory

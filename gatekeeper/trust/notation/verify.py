@@ -115,7 +115,6 @@ def verify_envelope(
 ) -> NotationVerdict:
     """Run every validation on ``envelope`` (see the module docstring)."""
     steps = _Steps()
-    level = policy.level
     # --- integrity
     scheme = _check_headers(envelope)
     chain = load_chain(envelope.certificates)
@@ -128,11 +127,11 @@ def verify_envelope(
     # --- expiry
     expiry = envelope.headers.get(EXPIRY)
     if isinstance(expiry, datetime) and now >= expiry:
-        steps.fail(level.enforces_time, f"signature expired at {expiry:%F %T}Z")
+        steps.fail(policy.enforces("expiry"), f"signature expired at {expiry:%F %T}Z")
     # --- authentic timestamp
     problem = _authentic_time(envelope, scheme, chain, trust, policy, now)
     if problem is not None:
-        steps.fail(level.enforces_time, problem)
+        steps.fail(policy.enforces("authenticTimestamp"), problem)
     # --- revocation: not checked (no CRL or OCSP is fetched from the gate; see README)
     return NotationVerdict(identity, chain[0].subject.rfc4514_string(), tuple(steps.warnings))
 
