@@ -34,7 +34,7 @@ from gatekeeper.oci.digest import tag_fallback
 from gatekeeper.oci.manifest import Descriptor, parse_manifest
 from gatekeeper.policy.evidence import SignatureEvidence
 from gatekeeper.policy.model import SignaturePolicy
-from gatekeeper.policy.notation import NotationLevel, NotationPolicy
+from gatekeeper.policy.notation import NotationLevel, NotationPolicy, NotationTrustPolicy
 from gatekeeper.state.singleflight import SingleFlight
 from gatekeeper.trust.errors import SignatureRejected, TrustError
 from gatekeeper.trust.limits import DEFAULT_LIMITS, TrustLimits
@@ -87,6 +87,11 @@ class NotationSignatures:
         self.verifications = 0
 
     async def __call__(self, subject: Subject, policy: NotationPolicy) -> SignatureEvidence:
+        if policy.trust_policy is not None:
+            chosen = _statement_policy(policy.trust_policy, subject.repository)
+            if isinstance(chosen, SignatureEvidence):
+                return chosen
+            policy = chosen
         key = (subject.digest, policy)
         cached = self._positive.get(key) or self._negative.get(key)
         if cached is not None:
@@ -207,6 +212,24 @@ def evaluate_notation(
         bounded(problems, limits.max_problems),
         bounded(warnings, limits.max_problems),
     )
+
+
+def _statement_policy(
+    trust_policy: NotationTrustPolicy, repository: str
+) -> NotationPolicy | SignatureEvidence:
+    """The imported statement's policy for ``repository``, or the evidence when none runs."""
+    scope = trust_policy.scope_of(repository)
+    statement = trust_policy.select(repository)
+    places = (f"notation trust policy {trust_policy.source.name}",)
+    if statement is None:
+        problem = f"no Notation trust policy statement applies to {scope} (untrusted)"
+        return SignatureEvidence((), places, (problem,), ())
+    if statement.policy is None:
+        warning = (
+            f"notation trust policy statement {statement.name!r} skips verification for {scope}"
+        )
+        return SignatureEvidence((), places, (), (warning,))
+    return statement.policy
 
 
 def _as_audit(evidence: SignatureEvidence) -> SignatureEvidence:

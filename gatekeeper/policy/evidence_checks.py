@@ -55,7 +55,8 @@ def check_signatures(
     """
     signers = tuple(dict.fromkeys(evidence.signers))
     warnings = warn(*evidence.warnings)
-    if len(signers) >= policy.threshold:
+    threshold = policy.threshold_for(request.repository)
+    if len(signers) >= threshold:
         if not signers:
             return warnings + note("notation level audit: signatures are logged, not enforced")
         return warnings + note(f"signed by {', '.join(signers)}")
@@ -64,7 +65,7 @@ def check_signatures(
     if signers:
         verified = plural(len(signers), "trusted signature")
         reasons.insert(
-            0, f"{verified} of the {policy.threshold} required (signed by {', '.join(signers)})"
+            0, f"{verified} of the {threshold} required (signed by {', '.join(signers)})"
         )
     elif not reasons:
         where = f" (looked at {', '.join(evidence.looked_at)})" if evidence.looked_at else ""

@@ -112,6 +112,13 @@ class SignaturePolicy:
         """True when cosign keys or keyless identities are listed."""
         return bool(self.keys or self.keyless)
 
+    def threshold_for(self, repository: str) -> int:
+        """``threshold``, except under an imported Notation trust policy, where the statement
+        selected for ``repository`` decides (its level: strict/permissive 1, audit/skip 0)."""
+        if self.notation is not None and self.notation.trust_policy is not None:
+            return self.notation.trust_policy.signers_required(repository)
+        return self.threshold
+
 
 @dataclass(frozen=True, slots=True)
 class IgnoredVulnerability:

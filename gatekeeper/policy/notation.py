@@ -102,12 +102,86 @@ class NotationPolicy:
     signing_authority: tuple[Path, ...] = field(default=(), metadata=NOT_FINGERPRINTED)
     # when given, notary.x509 signatures must carry an RFC 3161 timestamp from this TSA
     tsa_trust_store: tuple[Path, ...] = field(default=(), metadata=NOT_FINGERPRINTED)
+    # Notation's verifyTimestamp: "always", or "afterCertExpiry" (only once a certificate of
+    # the signing chain has expired is the timestamp required and verified)
+    verify_timestamp: str = "always"
     material: NotationTrust | None = None
+    # Notation's custom verification level: ("expiry" | "authenticTimestamp", "enforce" | "log")
+    overrides: tuple[tuple[str, str], ...] = ()
+    # imported from a Notation trustpolicy.json: the statement for the repository decides
+    # (gatekeeper.policy.notation_import); the fields above are then unused
+    trust_policy: NotationTrustPolicy | None = None
+
+    def enforces(self, validation: str) -> bool:
+        """Whether a failure of ``expiry`` or ``authenticTimestamp`` refuses (else: logged)."""
+        for name, setting in self.overrides:
+            if name == validation:
+                return setting == "enforce"
+        return self.level.enforces_time
 
     @property
     def signer_count(self) -> int:
         """How many signers this part can contribute to ``threshold`` (audit: none)."""
+        if self.trust_policy is not None:
+            return 1 if self.trust_policy.enforcing else 0
         return len(self.trusted_identities) if self.level.enforces_authenticity else 0
+
+
+@dataclass(frozen=True, slots=True)
+class NotationStatement:
+    """One statement of an imported ``trustpolicy.json``: its scopes and what it demands."""
+
+    name: str
+    scopes: tuple[str, ...]  # fully qualified repository URIs, or ("*",) for the global one
+    policy: NotationPolicy | None  # None: level skip (no verification, no signer)
+
+
+@dataclass(frozen=True, slots=True)
+class NotationTrustPolicy:
+    """A Notation OCI trust policy, compiled: statements selected per repository.
+
+    ``registry`` names the registry gatekeeper fronts as Notation users write it in
+    ``registryScopes`` (``registry.acme-rockets.io``); a repository that policy sees
+    unqualified (``software/net-monitor``) is scoped as ``<registry>/<repository>``, one
+    already qualified by a registry host (mirror mode: ``ghcr.io/acme/app``) as itself.
+    """
+
+    registry: str
+    statements: tuple[NotationStatement, ...]
+    source: Path = field(default=Path(), metadata=NOT_FINGERPRINTED)
+
+    @property
+    def enforcing(self) -> bool:
+        """True when some statement enforces authenticity (strict or permissive)."""
+        return any(
+            s.policy is not None and s.policy.level.enforces_authenticity for s in self.statements
+        )
+
+    def scope_of(self, repository: str) -> str:
+        first = repository.split("/", 1)[0]
+        if "/" in repository and ("." in first or ":" in first or first == "localhost"):
+            return repository
+        return f"{self.registry}/{repository}"
+
+    def select(self, repository: str) -> NotationStatement | None:
+        """The exact-scope statement, else the global one, else None (untrusted)."""
+        scope = self.scope_of(repository)
+        for statement in self.statements:
+            if scope in statement.scopes:
+                return statement
+        for statement in self.statements:
+            if statement.scopes == (ANY_IDENTITY,):
+                return statement
+        return None
+
+    def signers_required(self, repository: str) -> int:
+        """1 where the selected statement enforces authenticity, 0 at audit or skip."""
+        statement = self.select(repository)
+        if statement is None:
+            return 1  # no applicable statement: untrusted (the gatherer says why)
+        if statement.policy is None or not statement.policy.level.enforces_authenticity:
+            return 0
+        return 1
 
 
 class IdentityError(ValueError):

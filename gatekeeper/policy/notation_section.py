@@ -20,6 +20,7 @@ from gatekeeper.policy.notation import (
     TrustedIdentity,
     parse_identity,
 )
+from gatekeeper.policy.notation_import import IMPORT_KEYS, compile_notation_import
 from gatekeeper.policy.trust_files import read_trust_file
 from gatekeeper.policy.yamldoc import PathKey
 from gatekeeper.trust.errors import TrustError
@@ -35,17 +36,26 @@ NOTATION_KEYS = (
     "level",
     "signing_authority",
     "tsa_trust_store",
+    "verify_timestamp",
 )
+VERIFY_TIMESTAMP = ("always", "after_cert_expiry")
+_VERIFY_TIMESTAMP_SPEC = {"always": "always", "after_cert_expiry": "afterCertExpiry"}
 LEVELS = tuple(level.value for level in NotationLevel)
 
 Store = tuple[tuple[Path, ...], tuple[x509.Certificate, ...]]
 
 
 def compile_notation(ctx: Context, path: PathKey, value: object) -> NotationPolicy | None:
-    """``notation: {trust_store, trusted_identities, level, signing_authority, tsa_trust_store}``.
+    """``notation: {trust_store, trusted_identities, level, signing_authority, tsa_trust_store,
+    verify_timestamp}``.
 
     ``trust_store`` and ``trusted_identities`` are required; ``level`` defaults to strict.
+    Or, instead, ``{trust_policy, trust_store_dir, registry}``: a Notation trustpolicy.json
+    imported (:mod:`gatekeeper.policy.notation_import`).
     """
+    if isinstance(value, dict) and "trust_policy" in value:
+        imported = f.mapping(ctx, path, value, IMPORT_KEYS, required=("trust_policy", "registry"))
+        return None if imported is None else compile_notation_import(ctx, path, imported)
     section = f.mapping(
         ctx, path, value, NOTATION_KEYS, required=("trust_store", "trusted_identities")
     )
@@ -59,6 +69,12 @@ def compile_notation(ctx: Context, path: PathKey, value: object) -> NotationPoli
     if "level" in section:
         chosen = f.choice(ctx, (*path, "level"), section["level"], LEVELS)
         level = NotationLevel(chosen) if chosen else level
+    verify_timestamp = "always"
+    if "verify_timestamp" in section:
+        chosen = f.choice(
+            ctx, (*path, "verify_timestamp"), section["verify_timestamp"], VERIFY_TIMESTAMP
+        )
+        verify_timestamp = _VERIFY_TIMESTAMP_SPEC[chosen] if chosen else verify_timestamp
     if ca is None or sa is None or tsa is None or identities is None:
         return None
     return NotationPolicy(
@@ -67,6 +83,7 @@ def compile_notation(ctx: Context, path: PathKey, value: object) -> NotationPoli
         level=level,
         signing_authority=sa[0],
         tsa_trust_store=tsa[0],
+        verify_timestamp=verify_timestamp,
         material=notation_trust(ca[1], sa[1], tsa[1]),
     )
 

@@ -85,6 +85,16 @@ def compile_signatures(ctx: Context, path: PathKey, value: object) -> SignatureP
         ctx.problem(
             path, "a signatures section must list at least one key, keyless identity or notation"
         )
+    if notation is not None and notation.trust_policy is not None:
+        # An imported trust policy decides per repository, as Notation does; mixing it with
+        # cosign signers or a threshold would leave no single meaning for either.
+        for other in ("keys", "keyless", "threshold"):
+            if other in section:
+                ctx.problem(
+                    (*path, other),
+                    f"{other} cannot be combined with notation.trust_policy (the imported"
+                    " statement's level decides; write a second rule or native notation keys)",
+                )
     # Count what was written, valid or not, so a bad entry is not also a threshold problem.
     listed = _count(section.get("keys")) + _count(section.get("keyless"))
     listed += notation.signer_count if notation else _notation_count(section.get("notation"))
@@ -117,6 +127,8 @@ def compile_signatures(ctx: Context, path: PathKey, value: object) -> SignatureP
 
 def _notation_count(value: object) -> int:
     """Signers a notation section that failed to compile would have counted."""
+    if isinstance(value, dict) and "trust_policy" in value:
+        return 1
     if not isinstance(value, dict) or value.get("level") == "audit":
         return 0
     return _count(value.get("trusted_identities"))

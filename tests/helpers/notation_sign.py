@@ -14,6 +14,7 @@ import base64
 import datetime
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,7 @@ PAYLOAD_TYPE = "application/vnd.cncf.notary.payload.v1+json"
 EMPTY = "application/vnd.oci.empty.v1+json"
 JWS = "application/jose+json"
 COSE = "application/cose"
+TIMESTAMP = "io.cncf.notary.timestampSignature"
 _NOW = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
 _COSE_ALG = {"PS256": -37, "PS384": -38, "PS512": -39, "ES256": -7, "ES384": -35, "ES512": -36}
 
@@ -104,12 +106,13 @@ def make_signer(
     not_before: datetime.datetime | None = None,
     not_after: datetime.datetime | None = None,
     eku: tuple[x509.ObjectIdentifier, ...] = (ExtendedKeyUsageOID.CODE_SIGNING,),
+    subject: x509.Name | None = None,
 ) -> Signer:
     """A code-signing leaf issued by ``ca`` (chain: leaf, root)."""
     key = key or ec.generate_private_key(ec.SECP256R1())
     builder = (
         x509.CertificateBuilder()
-        .subject_name(name(cn, org))
+        .subject_name(subject or name(cn, org))
         .issuer_name(ca.chain[0].subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
@@ -122,6 +125,20 @@ def make_signer(
         builder = builder.add_extension(x509.ExtendedKeyUsage(list(eku)), critical=False)
     cert = builder.sign(ca.key, hashes.SHA256())
     return Signer(key, (cert, *ca.chain))
+
+
+def subject(text: str) -> x509.Name:
+    """An x509 Name from ``C=US, ST=WA, L=Seattle, O=…, OU=…, CN=…`` (no escapes)."""
+    oids = {
+        "C": NameOID.COUNTRY_NAME,
+        "ST": NameOID.STATE_OR_PROVINCE_NAME,
+        "L": NameOID.LOCALITY_NAME,
+        "O": NameOID.ORGANIZATION_NAME,
+        "OU": NameOID.ORGANIZATIONAL_UNIT_NAME,
+        "CN": NameOID.COMMON_NAME,
+    }
+    parts = [part.strip().partition("=") for part in text.split(",")]
+    return x509.Name([x509.NameAttribute(oids[k], v) for k, _, v in parts])
 
 
 def write_pem(path: Path, *certs: x509.Certificate) -> Path:
@@ -178,8 +195,13 @@ def sign(
     extra: dict[str, Any] | None = None,
     extra_crit: tuple[str, ...] = (),
     alg: str | None = None,
+    timestamper: Callable[[bytes], bytes] | None = None,
 ) -> bytes:
-    """A Notation envelope (JWS or COSE) over ``{"targetArtifact": target}``."""
+    """A Notation envelope (JWS or COSE) over ``{"targetArtifact": target}``.
+
+    ``timestamper`` turns the primitive signature into an RFC 3161 TimeStampToken, attached as
+    the unsigned ``io.cncf.notary.timestampSignature`` header (``tests/helpers/tsa.py``).
+    """
     payload = json.dumps({"targetArtifact": target}, separators=(",", ":")).encode()
     headers, crit = _headers(scheme, signing_time or _NOW, expiry, extra, extra_crit)
     ders = [c.public_bytes(serialization.Encoding.DER) for c in signer.chain]
@@ -196,16 +218,14 @@ def sign(
         p64 = _b64url(json.dumps(protected).encode())
         pl64 = _b64url(payload)
         sig = _raw_signature(signer, f"{p64}.{pl64}".encode())
+        header: dict[str, Any] = {
+            "x5c": [base64.b64encode(d).decode() for d in ders],
+            "io.cncf.notary.signingAgent": "gatekeeper-tests/1.0",
+        }
+        if timestamper is not None:
+            header[TIMESTAMP] = base64.b64encode(timestamper(sig)).decode()
         return json.dumps(
-            {
-                "payload": pl64,
-                "protected": p64,
-                "header": {
-                    "x5c": [base64.b64encode(d).decode() for d in ders],
-                    "io.cncf.notary.signingAgent": "gatekeeper-tests/1.0",
-                },
-                "signature": _b64url(sig),
-            }
+            {"payload": pl64, "protected": p64, "header": header, "signature": _b64url(sig)}
         ).encode()
     cose_headers: dict[Any, Any] = {1: _COSE_ALG[alg or signer.alg], 2: crit, 3: PAYLOAD_TYPE}
     for k, v in headers.items():
@@ -213,7 +233,9 @@ def sign(
     protected_raw = cbor2.dumps(cose_headers)
     to_sign = cbor2.dumps(["Signature1", protected_raw, b"", payload])
     sig = _raw_signature(signer, to_sign)
-    unprotected = {33: ders, "io.cncf.notary.signingAgent": "gatekeeper-tests/1.0"}
+    unprotected: dict[Any, Any] = {33: ders, "io.cncf.notary.signingAgent": "gatekeeper-tests/1.0"}
+    if timestamper is not None:
+        unprotected[TIMESTAMP] = timestamper(sig)
     return cbor2.dumps(cbor2.CBORTag(18, [protected_raw, unprotected, payload, sig]))
 
 
@@ -275,3 +297,12 @@ def push_notation_signature(
     index = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": listed})
     push_manifest(base, repo, fallback, index.encode(), OCI_INDEX).raise_for_status()
     return digest
+
+
+def write_trust_store(store_dir: Path, kind: str, store: str, *certs: x509.Certificate) -> Path:
+    """Notation's layout: ``<store_dir>/x509/<kind>/<store>/<n>.pem``."""
+    directory = store_dir / "x509" / kind / store
+    directory.mkdir(parents=True, exist_ok=True)
+    for i, cert in enumerate(certs):
+        write_pem(directory / f"cert{i}.pem", cert)
+    return directory

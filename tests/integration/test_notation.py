@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime
 import json
+import shutil
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import requests
@@ -188,3 +190,83 @@ def test_signed_index_admits_its_children(registry: Process, gate: Process) -> N
         assert response.status_code == 200, response.text
         config = requests.get(f"{gate.url}/v2/{repo}/blobs/{child.config.digest}", timeout=30)
         assert config.status_code == 200
+
+
+# --- a Notation trustpolicy.json + trust store imported (the specification's example 2)
+
+WABBIT = ns.make_ca("Wabbit Root")
+WABBIT_SIGNER = ns.make_signer(
+    WABBIT,
+    subject=ns.subject("C=US, ST=WA, L=Seattle, O=wabbit-networks.io, OU=Security Tools, CN=ci"),
+)
+ASSETS = Path(__file__).parents[1] / "assets/notation"
+
+
+@pytest.fixture(scope="module")
+def imported_gate(tmp_path_factory: pytest.TempPathFactory, registry: Process) -> Iterator[Process]:
+    work = tmp_path_factory.mktemp("notation-import")
+    (work / "notation").mkdir()
+    shutil.copy(ASSETS / "trustpolicy.json", work / "notation/trustpolicy.json")
+    store = work / "notation/truststore"
+    ns.write_trust_store(store, "ca", "wabbit-networks", WABBIT.chain[0])
+    ns.write_trust_store(store, "ca", "acme-rockets", CA.chain[0])
+    ns.write_trust_store(store, "ca", "acme-rockets-ca2", ns.make_ca("Acme 2").chain[0])
+    (work / "policy.yaml").write_text(
+        "rules:\n"
+        "  - name: notation-users\n"
+        "    repositories: ['software/**']\n"
+        "    signatures:\n"
+        "      notation: {trust_policy: notation/trustpolicy.json,"
+        " registry: registry.acme-rockets.io}\n"
+        "  - {name: rest, repositories: ['**']}\n"
+    )
+    process = start_gatekeeper(work, registry.url, work / "policy.yaml")
+    yield process
+    process.stop()
+
+
+def test_imported_trust_policy_admits_signed_and_refuses_unsigned(
+    registry: Process, imported_gate: Process
+) -> None:
+    img = push(registry, "software/net-monitor", "wabbit")
+    envelope = ns.sign(WABBIT_SIGNER, ns.descriptor(img.manifest.data), envelope=ns.COSE)
+    ns.push_notation_signature(
+        registry.url, "software/net-monitor", ns.descriptor(img.manifest.data), envelope, ns.COSE
+    )
+    assert pull(imported_gate, "software/net-monitor").status_code == 200
+    push(registry, "software/net-logger", "unsigned-logger")
+    assert "no signature found" in refusal(pull(imported_gate, "software/net-logger"))
+    # signed by Acme's CA, which the wabbit-networks statement does not trust
+    img = push(registry, "software/net-logger", "acme-logger", tag="2.0.0")
+    attach(
+        registry,
+        "software/net-logger",
+        img.manifest.data,
+        ns.sign(SIGNER, ns.descriptor(img.manifest.data)),
+    )
+    assert "does not lead to a certificate in the ca trust store" in refusal(
+        pull(imported_gate, "software/net-logger", "2.0.0")
+    )
+
+
+def test_imported_global_audit_statement_warns_and_admits(
+    registry: Process, imported_gate: Process
+) -> None:
+    push(registry, "software/other", "other-unsigned")
+    response = pull(imported_gate, "software/other")
+    assert response.status_code == 200, response.text
+    assert "no Notation signature found" in response.headers.get("Warning", "")
+
+
+def test_imported_override_logs_expiry(registry: Process, imported_gate: Process) -> None:
+    img = push(registry, "software/legacy/metrics", "legacy")
+    past = datetime.datetime.now(datetime.UTC) - datetime.timedelta(hours=1)
+    attach(
+        registry,
+        "software/legacy/metrics",
+        img.manifest.data,
+        ns.sign(SIGNER, ns.descriptor(img.manifest.data), expiry=past),
+    )
+    response = pull(imported_gate, "software/legacy/metrics")
+    assert response.status_code == 200, response.text
+    assert "signature expired" in response.headers.get("Warning", "")

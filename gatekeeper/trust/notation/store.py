@@ -5,6 +5,12 @@ A Notary Project trust store is a set of root certificates (``x509/ca``, ``x509/
 each may hold one DER certificate or any number of PEM certificates. A file that holds no
 certificate, or a block that does not parse, is a load error naming the file and the line
 where the block starts.
+
+Every certificate must be a CA certificate (basicConstraints cA) or a self-signed one
+(``trust-store-trust-policy.md``: "Certificates in a trust store are root certificates";
+notation-go's ``truststore.ValidateCertificates`` refuses any other, with the same rule). A
+leaf signing certificate issued by someone else in a trust store would pin that leaf and
+hide who actually vouches for it, so it is a load error naming the file and line.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import hashlib
 from dataclasses import dataclass, field
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from gatekeeper.trust.errors import TrustError
@@ -54,9 +61,11 @@ def load_certificates(data: bytes, source: str) -> tuple[x509.Certificate, ...]:
     """Every certificate in ``data`` (PEM blocks, or one DER certificate)."""
     if _BEGIN not in data:
         try:
-            return (x509.load_der_x509_certificate(data),)
+            cert = x509.load_der_x509_certificate(data)
         except ValueError as exc:
             raise TrustError(f"{source}: no PEM certificate and not a DER certificate") from exc
+        _check_root(cert, f"{source}:1")
+        return (cert,)
     certs: list[x509.Certificate] = []
     start = data.find(_BEGIN)
     while start != -1:
@@ -69,10 +78,31 @@ def load_certificates(data: bytes, source: str) -> tuple[x509.Certificate, ...]:
             certs.append(x509.load_pem_x509_certificate(block))
         except ValueError as exc:
             raise TrustError(f"{source}:{line}: not a valid certificate ({exc})") from exc
+        _check_root(certs[-1], f"{source}:{line}")
         if len(certs) > MAX_STORE_CERTIFICATES:
             raise TrustError(f"{source}: more than {MAX_STORE_CERTIFICATES} certificates")
         start = data.find(_BEGIN, end)
     return tuple(certs)
+
+
+def _check_root(cert: x509.Certificate, where: str) -> None:
+    """A CA certificate, or one that is self-signed (TrustError otherwise)."""
+    try:
+        constraints = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
+        if constraints.ca:
+            return
+    except x509.ExtensionNotFound:
+        pass
+    except ValueError as exc:
+        raise TrustError(f"{where}: certificate has malformed extensions ({exc})") from exc
+    try:
+        cert.verify_directly_issued_by(cert)
+    except (InvalidSignature, ValueError, TypeError) as exc:
+        subject = cert.subject.rfc4514_string()[:120]
+        raise TrustError(
+            f"{where}: certificate {subject!r} is neither a CA certificate nor self-signed;"
+            " a Notation trust store holds root certificates"
+        ) from exc
 
 
 def _sha256(cert: x509.Certificate) -> str:

@@ -24,7 +24,8 @@ media type must equal the image's. Authenticity: the chain's shape and certifica
 (``ca`` for ``notary.x509``, ``signingAuthority`` for ``notary.x509.signingAuthority``), and a
 trusted identity matching the signing certificate's subject. Authentic timestamp: for
 ``notary.x509``, an RFC 3161 timestamp whose range lies within the chain's validity when a
-``tsa_trust_store`` is configured, else the chain valid now; for signingAuthority, the chain
+``tsa_trust_store`` is configured (under ``afterCertExpiry`` only once the chain has expired),
+else the chain valid now; for signingAuthority, the chain
 valid at the signed ``authenticSigningTime``. Expiry: ``io.cncf.notary.expiry`` after now.
 """
 
@@ -114,7 +115,6 @@ def verify_envelope(
 ) -> NotationVerdict:
     """Run every validation on ``envelope`` (see the module docstring)."""
     steps = _Steps()
-    level = policy.level
     # --- integrity
     scheme = _check_headers(envelope)
     chain = load_chain(envelope.certificates)
@@ -127,11 +127,11 @@ def verify_envelope(
     # --- expiry
     expiry = envelope.headers.get(EXPIRY)
     if isinstance(expiry, datetime) and now >= expiry:
-        steps.fail(level.enforces_time, f"signature expired at {expiry:%F %T}Z")
+        steps.fail(policy.enforces("expiry"), f"signature expired at {expiry:%F %T}Z")
     # --- authentic timestamp
     problem = _authentic_time(envelope, scheme, chain, trust, policy, now)
     if problem is not None:
-        steps.fail(level.enforces_time, problem)
+        steps.fail(policy.enforces("authenticTimestamp"), problem)
     # --- revocation: not checked (no CRL or OCSP is fetched from the gate; see README)
     return NotationVerdict(identity, chain[0].subject.rfc4514_string(), tuple(steps.warnings))
 
@@ -268,7 +268,11 @@ def _authentic_time(
         at = envelope.headers[AUTHENTIC_SIGNING_TIME]
         problem = validity_problem(chain, at, at)
         return None if problem is None else f"at the authentic signing time: {problem}"
-    if policy.tsa_trust_store:
+    expired_now = validity_problem(chain, now, now)
+    # trust-store-trust-policy.md, "Timestamp Countersignature Verification details": only
+    # with a tsa store, and under afterCertExpiry only once the chain has expired.
+    after_expiry = policy.verify_timestamp == "afterCertExpiry"
+    if policy.tsa_trust_store and (not after_expiry or expired_now is not None):
         if not envelope.timestamp:
             return "the policy requires an RFC 3161 timestamp and the signature has none"
         try:
@@ -276,6 +280,7 @@ def _authentic_time(
         except SignatureRejected as exc:
             return exc.message
         problem = validity_problem(chain, stamped.lower, stamped.upper)
-        return None if problem is None else f"at the timestamp {stamped.lower:%F %T}Z: {problem}"
-    problem = validity_problem(chain, now, now)
-    return None if problem is None else f"now (no timestamp verified): {problem}"
+        if problem is None:
+            return None
+        return f"at the timestamp {stamped.lower:%F %T}Z..{stamped.upper:%T}Z: {problem}"
+    return None if expired_now is None else f"now (no timestamp verified): {expired_now}"

@@ -107,6 +107,39 @@ def test_bad_pem_block_names_its_line(tmp_path: Path) -> None:
         load_policy([tmp_path / "p.yaml"])
 
 
+def test_trust_store_refuses_a_leaf_that_is_neither_ca_nor_self_signed(tmp_path: Path) -> None:
+    leaf = ns.make_signer(CA).chain[0]
+    pem = CA.chain[0].public_bytes(ns.serialization.Encoding.PEM)
+    (tmp_path / "mixed.pem").write_bytes(
+        b"# roots\n" + pem + leaf.public_bytes(ns.serialization.Encoding.PEM)
+    )
+    (tmp_path / "leaf.der").write_bytes(leaf.public_bytes(ns.serialization.Encoding.DER))
+    for name, line in (("mixed.pem", pem.count(b"\n") + 2), ("leaf.der", 1)):
+        (tmp_path / "p.yaml").write_text(
+            "rules:\n  - name: a\n    repositories: ['**']\n    signatures:\n"
+            f"      notation: {{trust_store: {name}, trusted_identities: ['*']}}\n"
+        )
+        with pytest.raises(GatekeeperError) as caught:
+            load_policy([tmp_path / "p.yaml"])
+        message = str(caught.value)
+        assert "p.yaml:5: rules[0].signatures.notation.trust_store:" in message
+        assert f"{name}:{line}: certificate 'CN=release,O=Acme,ST=WA,C=US' is neither" in message
+
+
+def test_trust_store_accepts_a_self_signed_leaf(tmp_path: Path) -> None:
+    """notation-go's own test vectors sign with self-signed leaves kept as their roots."""
+    vector = Path(__file__).parents[2] / "assets/notation/jws_signature.sig"
+    from gatekeeper.trust.notation.envelope import JWS_MEDIA_TYPE, parse_envelope
+
+    der = parse_envelope(JWS_MEDIA_TYPE, vector.read_bytes(), 4).certificates[-1]
+    (tmp_path / "alpine.crt").write_bytes(der)
+    (tmp_path / "p.yaml").write_text(
+        "rules:\n  - name: a\n    repositories: ['**']\n    signatures:\n"
+        "      notation: {trust_store: alpine.crt, trusted_identities: ['*']}\n"
+    )
+    load_policy([tmp_path / "p.yaml"])
+
+
 @pytest.mark.parametrize(
     ("text", "attributes"),
     [

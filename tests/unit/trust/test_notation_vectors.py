@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import cbor2
@@ -16,6 +16,7 @@ from gatekeeper.policy.notation import NotationLevel, NotationPolicy, parse_iden
 from gatekeeper.trust.errors import SignatureRejected
 from gatekeeper.trust.notation.envelope import COSE_MEDIA_TYPE, JWS_MEDIA_TYPE, parse_envelope
 from gatekeeper.trust.notation.store import load_certificates, notation_trust
+from gatekeeper.trust.notation.timestamp import der_sorted, verify_timestamp
 from gatekeeper.trust.notation.verify import Target, verify_envelope
 
 ASSETS = Path(__file__).parents[2] / "assets/notation"
@@ -149,3 +150,90 @@ def test_real_vector_with_another_identity_fails() -> None:
     root = x509.load_der_x509_certificate(envelope.certificates[-1])
     verdict = verify_envelope(envelope, TARGET, audit, notation_trust((root,)), NOW)
     assert any("matches no trusted identity" in w for w in verdict.warnings)
+
+
+# --- RFC 3161 timestamps from a real TSA (GlobalSign, in notation-go's test data)
+
+TSA_ROOT = ASSETS / "globalsignRoot.cer"
+WITH_TSA = NotationPolicy(trusted_identities=NOTARY.trusted_identities, tsa_trust_store=(TSA_ROOT,))
+STAMPED = [v for v in VECTORS if "Timestamp" in v[0]]
+
+
+@pytest.mark.parametrize(("name", "media_type", "target"), STAMPED)
+def test_real_timestamp_verifies_with_the_tsa_store(
+    name: str, media_type: str, target: Target
+) -> None:
+    data = (ASSETS / name).read_bytes()
+    assert _verify(data, media_type, target, WITH_TSA) == "CN=alpine,O=Notary,L=Seattle,ST=WA,C=US"
+
+
+@pytest.mark.parametrize(("name", "media_type", "target"), STAMPED)
+def test_real_timestamp_range_is_gen_time_plus_minus_its_accuracy(
+    name: str, media_type: str, target: Target
+) -> None:
+    envelope = parse_envelope(media_type, (ASSETS / name).read_bytes(), 4)
+    assert envelope.timestamp is not None
+    roots = load_certificates(TSA_ROOT.read_bytes(), "tsa")
+    stamped = verify_timestamp(envelope.timestamp, envelope.signature, roots)
+    # GlobalSign states accuracy 1 s; the envelopes were signed 2024-06-18 06:2x.
+    assert stamped.upper - stamped.lower == timedelta(seconds=2)
+    assert stamped.lower.date() == date(2024, 6, 18)
+
+
+def test_real_token_certificate_set_is_not_der_sorted_and_is_only_permuted() -> None:
+    envelope = parse_envelope(JWS_MEDIA_TYPE, (ASSETS / "jwsWithTimestamp.sig").read_bytes(), 4)
+    token = envelope.timestamp
+    assert token is not None
+    fixed = der_sorted(token)
+    assert fixed != token and sorted(fixed) == sorted(token) and len(fixed) == len(token)
+    assert der_sorted(fixed) == fixed
+
+
+def _jws_with_timestamp(token: bytes) -> bytes:
+    doc = _jws("jwsWithTimestamp.sig")
+    header = dict(doc["header"])  # type: ignore[call-overload]
+    header["io.cncf.notary.timestampSignature"] = base64.b64encode(token).decode()
+    doc["header"] = header
+    return json.dumps(doc).encode()
+
+
+def _real_token() -> bytes:
+    envelope = parse_envelope(JWS_MEDIA_TYPE, (ASSETS / "jwsWithTimestamp.sig").read_bytes(), 4)
+    assert envelope.timestamp is not None
+    return envelope.timestamp
+
+
+def test_tampered_real_timestamp_gen_time_fails() -> None:
+    token = _real_token()
+    at = token.index(b"20240618")  # TSTInfo.genTime, inside the signed eContent
+    tampered = token[:at] + b"20240619" + token[at + 8 :]
+    with pytest.raises(SignatureRejected, match="timestamp countersignature does not verify"):
+        _verify(_jws_with_timestamp(tampered), JWS_MEDIA_TYPE, TIMESTAMPED, WITH_TSA)
+
+
+def test_real_timestamp_over_another_signature_fails() -> None:
+    cose = parse_envelope(
+        COSE_MEDIA_TYPE, (ASSETS / "coseWithTimestamp.sig").read_bytes(), 4
+    ).timestamp
+    assert cose is not None
+    with pytest.raises(SignatureRejected, match="Mismatch between messages"):
+        _verify(_jws_with_timestamp(cose), JWS_MEDIA_TYPE, TIMESTAMPED, WITH_TSA)
+
+
+def test_real_timestamp_from_an_untrusted_tsa_fails() -> None:
+    data = (ASSETS / "jwsWithTimestamp.sig").read_bytes()
+    envelope = parse_envelope(JWS_MEDIA_TYPE, data, 4)
+    root = x509.load_der_x509_certificate(envelope.certificates[-1])
+    # the signing root stands in as the only "TSA" root: GlobalSign's chain does not reach it
+    trust = notation_trust((root,), (), (root,))
+    with pytest.raises(SignatureRejected, match="timestamp countersignature does not verify"):
+        verify_envelope(envelope, TIMESTAMPED, WITH_TSA, trust, NOW)
+
+
+@pytest.mark.parametrize(
+    "token",
+    [b"", b"\x30", b"\x30\x84\xff\xff\xff\xff", b"\x31\x00", b"\x30\x03\x06\x01\x00"],
+)
+def test_garbage_timestamp_is_a_refusal(token: bytes) -> None:
+    with pytest.raises(SignatureRejected, match="timestamp"):
+        _verify(_jws_with_timestamp(token), JWS_MEDIA_TYPE, TIMESTAMPED, WITH_TSA)

@@ -14,6 +14,7 @@ from gatekeeper.trust.notation.envelope import COSE_MEDIA_TYPE, JWS_MEDIA_TYPE, 
 from gatekeeper.trust.notation.store import notation_trust
 from gatekeeper.trust.notation.verify import Target, verify_envelope
 from tests.helpers import notation_sign as ns
+from tests.helpers import tsa
 
 NOW = datetime.datetime.now(datetime.UTC)
 CA = ns.make_ca()
@@ -186,3 +187,104 @@ def test_timestamp_required_when_tsa_store_configured() -> None:
 def test_garbage_envelopes_are_refusals(data: bytes, media_type: str) -> None:
     with pytest.raises(SignatureRejected):
         verify(data, media_type)
+
+
+# --- RFC 3161 timestamps from a real TSA implementation (OpenSSL ``ts -reply``)
+
+TSA = tsa.make_tsa()
+OTHER_TSA = tsa.make_tsa("Other TSA")
+LATER_NOW = NOW + datetime.timedelta(days=2)  # the signing certificate expired meanwhile
+SHORT_LIVED = ns.make_signer(CA, not_after=NOW + datetime.timedelta(hours=1))
+
+
+def _stamped(authority: tsa.Tsa = TSA, media_type: str = JWS_MEDIA_TYPE) -> bytes:
+    return ns.sign(
+        SHORT_LIVED,
+        ns.descriptor(MANIFEST),
+        envelope=media_type,
+        timestamper=lambda sig: tsa.stamp(authority, sig),
+    )
+
+
+def _verify_at(
+    envelope: bytes, at: datetime.datetime, media_type: str = JWS_MEDIA_TYPE, **extra: Any
+) -> tuple[str, ...]:
+    trust = notation_trust(CA.chain, (), (TSA.root,))
+    parsed = parse_envelope(media_type, envelope, 4)
+    return verify_envelope(parsed, TARGET, policy(**extra), trust, at).warnings
+
+
+WITH_TSA: dict[str, Any] = {"tsa_trust_store": (ns.Path("tsa.pem"),)}
+
+
+@pytest.mark.parametrize("media_type", [JWS_MEDIA_TYPE, COSE_MEDIA_TYPE])
+def test_expired_certificate_passes_with_a_timestamp_inside_its_validity(media_type: str) -> None:
+    envelope = _stamped(media_type=media_type)
+    assert _verify_at(envelope, LATER_NOW, media_type, **WITH_TSA) == ()
+    with pytest.raises(SignatureRejected, match=r"now \(no timestamp verified\).*expired"):
+        _verify_at(envelope, LATER_NOW, media_type)
+
+
+def test_timestamp_from_an_untrusted_tsa_is_refused() -> None:
+    with pytest.raises(SignatureRejected, match="timestamp countersignature does not verify"):
+        _verify_at(_stamped(OTHER_TSA), LATER_NOW, **WITH_TSA)
+
+
+def test_timestamp_after_the_certificate_expired_is_refused() -> None:
+    signer = ns.make_signer(
+        CA,
+        not_before=NOW - datetime.timedelta(days=10),
+        not_after=NOW - datetime.timedelta(days=1),
+    )
+    envelope = ns.sign(
+        signer,
+        ns.descriptor(MANIFEST),
+        signing_time=NOW - datetime.timedelta(days=2),
+        timestamper=lambda sig: tsa.stamp(TSA, sig),
+    )
+    with pytest.raises(SignatureRejected, match=r"at the timestamp .* expired at"):
+        _verify_at(envelope, NOW, **WITH_TSA)
+    # permissive only logs the authentic-timestamp failure
+    warnings = _verify_at(envelope, NOW, level=NotationLevel.PERMISSIVE, **WITH_TSA)
+    assert any("at the timestamp" in w for w in warnings)
+
+
+def test_after_cert_expiry_verifies_the_timestamp_only_once_the_chain_expired() -> None:
+    unstamped = ns.sign(SHORT_LIVED, ns.descriptor(MANIFEST))
+    after = {**WITH_TSA, "verify_timestamp": "afterCertExpiry"}
+    assert _verify_at(unstamped, NOW, **after) == ()
+    with pytest.raises(SignatureRejected, match="requires an RFC 3161 timestamp"):
+        _verify_at(unstamped, NOW, **WITH_TSA)
+    with pytest.raises(SignatureRejected, match="requires an RFC 3161 timestamp"):
+        _verify_at(unstamped, LATER_NOW, **after)
+    assert _verify_at(_stamped(), LATER_NOW, **after) == ()
+
+
+def test_openssl_tokens_need_der_sorting_to_parse() -> None:
+    from rfc3161_client import decode_timestamp_response
+
+    from gatekeeper.trust.notation.timestamp import _GRANTED, _der_sequence, der_sorted
+
+    token = tsa.stamp(TSA, b"signature bytes")
+    with pytest.raises(ValueError, match="InvalidSetOrdering"):
+        decode_timestamp_response(_der_sequence(_GRANTED + token))
+    decode_timestamp_response(_der_sequence(_GRANTED + der_sorted(token)))
+
+
+@pytest.mark.parametrize(
+    ("accuracy", "policy_oid", "half_width"),
+    [
+        ("secs:3", "1.2.3.4.1", datetime.timedelta(seconds=3)),
+        ("millisecs:500", "0.4.0.2023.1.1", datetime.timedelta(milliseconds=500)),
+        (None, "0.4.0.2023.1.1", datetime.timedelta(seconds=1)),  # baseline policy: 1 s
+        (None, "1.2.3.4.1", datetime.timedelta()),  # no accuracy, other policy: 0
+    ],
+)
+def test_timestamp_accuracy_follows_the_specification(
+    accuracy: str | None, policy_oid: str, half_width: datetime.timedelta
+) -> None:
+    from gatekeeper.trust.notation.timestamp import verify_timestamp
+
+    token = tsa.stamp(TSA, b"sig", accuracy=accuracy, policy=policy_oid)
+    stamped = verify_timestamp(token, b"sig", (TSA.root,))
+    assert stamped.upper - stamped.lower == 2 * half_width
