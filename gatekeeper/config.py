@@ -40,7 +40,7 @@ class Limits:
     upstream_connect_timeout: float = 5.0  # TCP + TLS handshake
     upstream_header_timeout: float = 10.0  # request sent → response headers
     upstream_total_timeout: float = 30.0  # a whole manifest, evidence or other small request
-    upstream_pool_timeout: float = 5.0  # waiting for a connection budget before 503
+    upstream_pool_timeout: float = 0.5  # waiting for a connection budget, then 503 (quickly)
     blob_idle_timeout: float = 30.0  # between two reads of a streamed body (blobs, uploads)
     upstream_connections: int = 128  # per process, all upstreams together
     stream_connections: int = 96  # of which streamed bodies may hold (rest: manifests, evidence)

@@ -52,7 +52,7 @@ class Upstream:
         self._small = small_timeout(self.limits)
         self._stream = aiohttp.ClientTimeout(
             total=None,
-            connect=self.limits.upstream_pool_timeout + self.limits.upstream_connect_timeout,
+            connect=connect_timeout(self.limits),
             sock_connect=self.limits.upstream_connect_timeout,
             sock_read=self.limits.blob_idle_timeout,
         )
@@ -192,10 +192,21 @@ def small_timeout(limits: Limits) -> aiohttp.ClientTimeout:
     """Time-outs of manifest, evidence and token requests: the whole exchange is bounded."""
     return aiohttp.ClientTimeout(
         total=limits.upstream_total_timeout,
-        connect=limits.upstream_pool_timeout + limits.upstream_connect_timeout,
+        connect=connect_timeout(limits),
         sock_connect=limits.upstream_connect_timeout,
         sock_read=limits.upstream_header_timeout,
     )
+
+
+# Connections beyond the budgets, for token requests made while a budget is held.
+TOKEN_CONNECTIONS = 8
+
+
+def connect_timeout(limits: Limits) -> float:
+    """aiohttp's ``connect`` time-out: the TCP and TLS handshake, plus a moment of pool wait
+    (the budgets keep the connector from queueing; only token requests beyond
+    ``TOKEN_CONNECTIONS`` could)."""
+    return limits.upstream_connect_timeout + 1.0
 
 
 def new_session(limits: Limits, ca_file: Path | None = None) -> aiohttp.ClientSession:
@@ -204,7 +215,7 @@ def new_session(limits: Limits, ca_file: Path | None = None) -> aiohttp.ClientSe
     if ca_file is not None:
         ssl_context = ssl.create_default_context(cafile=str(ca_file))
     connector = aiohttp.TCPConnector(
-        limit=limits.upstream_connections,
+        limit=limits.upstream_connections + TOKEN_CONNECTIONS,
         ttl_dns_cache=300,
         ssl=ssl_context,
         keepalive_timeout=limits.client_idle_timeout,
