@@ -226,7 +226,8 @@ def new_session(limits: Limits, ca_file: Path | None = None) -> aiohttp.ClientSe
         auto_decompress=False,  # bytes pass through exactly as the upstream sent them
         skip_auto_headers=("User-Agent", "Accept-Encoding", "Content-Type"),
         trust_env=False,
-        # Larger reads mean fewer, bigger chunks to relay: measured 2-3x less CPU per GiB.
+        # Relayed with iter_any, whatever arrived: 256 KiB measured as cheap as 1 MiB per GiB
+        # (config.py, stream_chunk_bytes); tiny fixed chunks were what cost 2-3x.
         read_bufsize=limits.stream_chunk_bytes,
     )
 
