@@ -154,6 +154,9 @@ async def record(deps: Deps, admission: Admission) -> None:
         admission.decision.outcome is not Outcome.ALLOW
         or manifest is None
         or request.action is not Action.PULL
+        # Only where blob reads consult them: a permissive repository writes none, so
+        # pulls there cannot crowd out other repositories' records (issue 10, finding 5).
+        or not gates_blobs(admission.policy, admission.policy.match(request.repository))
     ):
         return
     fingerprint = admission.policy.fingerprint

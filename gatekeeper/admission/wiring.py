@@ -35,9 +35,16 @@ async def build_deps(settings: Settings, policies: PolicyStore, stack: AsyncExit
     admissions: AdmissionStore
     if redis is not None:
         stack.push_async_callback(redis.close)
-        admissions = SharedAdmissionStore(redis, limits.admission_ttl, limits.admission_entries)
+        admissions = SharedAdmissionStore(
+            redis,
+            limits.admission_ttl,
+            limits.admission_entries,
+            limits.admission_repository_entries,
+        )
     else:
-        admissions = MemoryAdmissionStore(limits.admission_ttl, limits.admission_entries)
+        admissions = MemoryAdmissionStore(
+            limits.admission_ttl, limits.admission_entries, limits.admission_repository_entries
+        )
     return Deps(
         settings=settings,
         upstream=upstream,

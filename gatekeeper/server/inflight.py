@@ -12,14 +12,20 @@ class InFlight:
         self._count = 0
         self._idle = asyncio.Event()
         self._idle.set()
+        self._tasks: set[asyncio.Task[object]] = set()
 
     @contextlib.contextmanager
     def track(self) -> Iterator[None]:
         self._count += 1
         self._idle.clear()
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
         try:
             yield
         finally:
+            if task is not None:
+                self._tasks.discard(task)
             self._count -= 1
             if self._count == 0:
                 self._idle.set()
@@ -31,3 +37,9 @@ class InFlight:
     async def wait_drained(self) -> None:
         """Return once no request is in flight (bound it with ``asyncio.timeout``)."""
         await self._idle.wait()
+
+    def cancel_all(self) -> int:
+        """Cancel the handlers still running (shutdown, after the grace); how many."""
+        for task in self._tasks:
+            task.cancel()
+        return len(self._tasks)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -162,6 +163,12 @@ async def _stop(
             await inflight.wait_drained()
     except TimeoutError:
         log.warning("%d requests still in flight after %gs: aborting them", inflight.count, grace)
+        # Cancel them here: aiohttp's own shutdown would first wait _CANCEL_WAIT more for
+        # them to finish, then cancel and wait again (grace + 2 s measured, not + 1 s).
+        inflight.cancel_all()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(_CANCEL_WAIT):
+                await inflight.wait_drained()
     await runner.cleanup()
 
 

@@ -1,12 +1,15 @@
 """Connection budgets towards the upstream, so no one kind of work can take them all.
 
-The connector caps connections per process (``upstream_connections``). Within that cap,
+Every upstream request holds one of ``upstream_connections`` budgets (the connector has a
+few more, for token requests made while one is held, so it never queues a request itself:
+its queue would time out as a 504, and only after the whole connect time-out). Within that,
 streamed bodies (blobs, uploads) may hold at most ``stream_connections``, so manifest and
 evidence requests always find a connection, and one repository may hold at most
 ``repository_connections`` of each kind, so a repository whose upstream hangs cannot starve
 the others.
-A request that cannot get its budget within ``upstream_pool_timeout`` answers 503 with
-``Retry-After`` instead of waiting for ever.
+A request that cannot get all its budgets within ``upstream_pool_timeout`` (one deadline
+for all of them) answers 503 with ``Retry-After`` at once: a full budget is an answer to
+give quickly, not a queue to wait in.
 """
 
 from __future__ import annotations
@@ -84,6 +87,7 @@ class Budget:
     def __init__(self, limits: Limits) -> None:
         self._limits = limits
         self.streams = Slots(limits.stream_connections)
+        self.connections = Slots(limits.upstream_connections)
         self._repositories: dict[str, Slots] = {}
 
     @property
@@ -93,7 +97,12 @@ class Budget:
     @asynccontextmanager
     async def hold(self, upstream: str, path: str, *, stream: bool) -> AsyncIterator[None]:
         """Hold a connection budget for one upstream request on ``path``."""
-        timeout = self._limits.upstream_pool_timeout
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._limits.upstream_pool_timeout
+
+        def patience() -> float:
+            return max(0.0, deadline - loop.time())
+
         async with AsyncExitStack() as stack:
             name = repository_of(path)
             if name is not None:
@@ -104,13 +113,16 @@ class Budget:
                 if slots is None:
                     slots = self._repositories[key] = Slots(self._limits.repository_connections)
                 stack.callback(self._forget_idle, key, slots)
-                if not await slots.acquire(timeout):
+                if not await slots.acquire(patience()):
                     raise Busy(f"too many upstream requests for repository {name} in flight")
                 stack.callback(slots.release)
             if stream:
-                if not await self.streams.acquire(timeout):
+                if not await self.streams.acquire(patience()):
                     raise Busy("too many streams to the upstream in flight")
                 stack.callback(self.streams.release)
+            if not await self.connections.acquire(patience()):
+                raise Busy("all upstream connections are in use")
+            stack.callback(self.connections.release)
             yield
 
     def _forget_idle(self, key: str, slots: Slots) -> None:

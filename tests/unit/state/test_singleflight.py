@@ -2,9 +2,6 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
-
-from gatekeeper.state.admissions import MemoryAdmissionStore
 from gatekeeper.state.singleflight import SingleFlight
 
 
@@ -46,22 +43,6 @@ async def test_failure_reaches_every_waiter_and_is_not_remembered() -> None:
         return 1
 
     assert await flights.run("k", ok) == 1
-
-
-async def test_admission_records_are_per_repository_and_fingerprint() -> None:
-    store = MemoryAdmissionStore(ttl=60, max_entries=10)
-    await store.open_blobs("a", ["sha256:1"], "fp1")
-    assert await store.blob_opened("a", "sha256:1", "fp1")
-    assert not await store.blob_opened("b", "sha256:1", "fp1")
-    assert not await store.blob_opened("a", "sha256:1", "fp2")
-
-
-@pytest.mark.parametrize("entries", [1, 3])
-async def test_admission_store_is_bounded(entries: int) -> None:
-    store = MemoryAdmissionStore(ttl=60, max_entries=entries)
-    await store.open_blobs("a", [f"sha256:{i}" for i in range(5)], "fp")
-    kept = [await store.blob_opened("a", f"sha256:{i}", "fp") for i in range(5)]
-    assert sum(kept) == entries
 
 
 async def test_work_survives_the_cancellation_of_the_caller_that_started_it() -> None:
