@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from gatekeeper import __version__
+from gatekeeper import __version__, healthcheck
 from gatekeeper.config import (
     Settings,
     parse_listen,
@@ -184,6 +184,8 @@ def build_parser() -> argparse.ArgumentParser:
     policy_commands = policy.add_subparsers(dest="policy_command", required=True)
     check = policy_commands.add_parser("check", help="validate policy files")
     check.add_argument("paths", nargs="+", type=Path)
+
+    healthcheck.add_parser(commands)
     return parser
 
 
@@ -203,6 +205,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _verdicts_show(args)
         if args.command == "policy":
             return _policy_check(args.paths)
+        if args.command == "healthcheck":
+            return healthcheck.run(args)
     except GatekeeperError as exc:
         print(f"gatekeeper: {exc.message}", file=sys.stderr)
         return 2
