@@ -1,11 +1,13 @@
 """Run the demo: start a registry and gatekeeper, push images, show what is admitted and why.
 
-Everything runs on loopback in a temporary directory and is stopped at the end.
+Everything runs on loopback in a temporary directory and is stopped at the end; with
+``KEEP=1`` (``make demo KEEP=1``) the directory stays, decision logs and policy included.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -63,12 +65,36 @@ def show(result_ok: bool, command: str, output: str) -> None:
         print(textwrap.indent(output.strip(), "           "))
 
 
+def clip(text: str, width: int) -> str:
+    """``text`` whole, or cut at a word boundary and marked with an ellipsis."""
+    if len(text) <= width:
+        return text
+    return text[: width - 1].rsplit(" ", 1)[0].rstrip(";,") + " …"
+
+
 def denied_line(stderr: str) -> str:
-    """The part of skopeo's error output that carries gatekeeper's message."""
+    """The part of skopeo's error output that carries gatekeeper's message.
+
+    skopeo logs ``level=fatal msg="…: denied: gatekeeper: …"``: a Go-quoted string, so the
+    closing quote goes and escaped quotes are unescaped.
+    """
     for line in stderr.splitlines():
         if "gatekeeper:" in line:
-            return "…" + line[line.index("denied:") :] if "denied:" in line else line
+            if "denied:" in line:
+                line = "…" + line[line.index("denied:") :]
+            if 'msg="' in stderr:
+                line = line.removesuffix('"').replace('\\"', '"')
+            return line
     return stderr.strip().splitlines()[-1] if stderr.strip() else ""
+
+
+def warning_text(header: str | None) -> str:
+    """A ``Warning: 299 - "text"`` header (RFC 7234 5.5) as the text a client shows."""
+    if not header:
+        return "(no Warning header)"
+    code, _, rest = header.partition(" - ")
+    text = rest[1:-1].replace('\\"', '"') if rest.startswith('"') and rest.endswith('"') else rest
+    return f"Warning {code}: {text}"
 
 
 def pull(gate: Process, ref: str) -> None:
@@ -128,14 +154,37 @@ def main() -> int:
         f"  gatekeeper {dry.url}  (dry-run)\n  Trivy reports in {reports}\n  policy:"
     )
     print(textwrap.indent(POLICY.strip(), "    "))
+    keep = os.environ.get("KEEP", "") not in ("", "0")
     try:
         run_demo(work, registry, gate, dry, key, reports)
     finally:
         for process in (dry, gate, registry):
             process.stop()
-        shutil.rmtree(work, ignore_errors=True)
+        if not keep:
+            shutil.rmtree(work, ignore_errors=True)
     print(f"\n{BOLD}demo finished{END}: everything ran on loopback and has been stopped.")
+    what_next(work if keep else None)
     return 0
+
+
+def what_next(kept: Path | None) -> None:
+    step("what next")
+    if kept is not None:
+        print(f"  work directory kept: {kept}")
+        print(f"    decision logs  {kept / 'decisions.jsonl'}, {kept / 'dry-decisions.jsonl'}")
+        print(f"    policy         {kept / 'policy.yaml'}   (delete the directory when done)")
+    else:
+        print("  make demo KEEP=1        keep the work directory: decision logs, policy, reports")
+    print(
+        "  gatekeeper evaluate     the decision for one image, no client needed:\n"
+        "                          .venv/bin/gatekeeper evaluate team/app:1.2.3 \\\n"
+        "                            --upstream http://REGISTRY --policy policy.yaml\n"
+        "  gatekeeper policy check validate a policy: .venv/bin/gatekeeper policy check FILE\n"
+        "  policy/example.yaml     every rule kind, commented (policy/schema.json for editors)\n"
+        "  README.md               deployments: front door, pull-through mirror, TLS, Redis\n"
+        "  deploy/                 compose.yaml and kubernetes/ (kubectl apply -k)\n"
+        "  make image              build the container image here and run it hardened"
+    )
 
 
 def publish_image(
@@ -208,7 +257,7 @@ def run_demo(
         show(
             response.ok,
             f"GET /v2/{repo}/manifests/{ref}",
-            f"Warning: {response.headers.get('Warning', '(none)')}",
+            warning_text(response.headers.get("Warning")),
         )
 
     step("decision log (one JSON line per decision)")
@@ -219,7 +268,7 @@ def run_demo(
             print(
                 f"  {entry['outcome']:>10}  {entry['action']:<4} {entry['repository']}{sep}"
                 f"{entry['reference'][:19]}  rule={entry['rule']}  "
-                f"{'; '.join(entry['reasons'])[:80]}"
+                f"{clip('; '.join(entry['reasons']), 80)}"
             )
 
 

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from gatekeeper import __version__, logging_setup
+from gatekeeper import __version__, healthcheck, logging_setup
 from gatekeeper.config import (
     Limits,
     Settings,
@@ -322,6 +322,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("paths", nargs="+", type=Path)
     _add_log_flags(check, top=False)
     _add_output_flag(check)
+
+    healthcheck.add_parser(commands)
     return parser
 
 
@@ -337,6 +339,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _verdicts_show(args)
         if args.command == "policy":
             return _policy_check(args.paths, args.output)
+        if args.command == "healthcheck":
+            return healthcheck.run(args)
     except GatekeeperError as exc:
         return _fail(args, exc.code, exc.message)
     except OSError as exc:  # a file or socket the system refused (not a bug)

@@ -2,11 +2,16 @@
 
 Reads the ``TrustedRoot`` JSON of sigstore/protobuf-specs (``trustroot.proto``, media type
 ``application/vnd.dev.sigstore.trustedroot+json;version=0.1``), or a ``ClientTrustConfig``
-that wraps one. The default is the Sigstore production root that sigstore-python embeds in its
-distribution (``sigstore/_store/<quoted TUF URL>/trusted_root.json``): the file with which
-``Verifier.production(offline=True)`` seeds its TUF cache. It is read from the installed
-package, never from the network or the user's cache, so upgrading sigstore refreshes it; a
-policy's ``trusted_root`` names another file.
+that wraps one. sigstore-python's view of the same bytes is built through its public
+``ClientTrustConfig.from_json`` (a verify-only config: gatekeeper never signs).
+
+The default is the Sigstore production root that sigstore-python ships as the seed of its TUF
+cache. sigstore's public ``ClientTrustConfig.production(offline=True)`` would read it through
+the user's TUF cache: it writes that cache (failing on a read-only root filesystem), trusts
+whatever an earlier run left there without verifying it, and never replaces it when sigstore is
+upgraded. So gatekeeper reads the shipped file itself, as package data of the installed
+distribution (never the network or the user's cache); a test checks it against the public API
+in a fresh cache. A policy's ``trusted_root`` names another file.
 """
 
 from __future__ import annotations
@@ -25,8 +30,9 @@ from typing import Any
 from urllib.parse import quote
 
 from cryptography import x509
+from sigstore.errors import Error as SigstoreError
+from sigstore.models import ClientTrustConfig
 from sigstore.models import TrustedRoot as SigstoreTrustedRoot
-from sigstore_models.trustroot import v1 as trustroot_v1
 
 from gatekeeper.trust._decode import json_object
 from gatekeeper.trust.errors import SignatureRejected, TrustError
@@ -34,6 +40,7 @@ from gatekeeper.trust.keys import TrustedKey, load_public_key
 
 TRUSTED_ROOT_MEDIA_TYPE = "application/vnd.dev.sigstore.trustedroot+json;version=0.1"
 CLIENT_TRUST_CONFIG_MEDIA_TYPE = "application/vnd.dev.sigstore.clienttrustconfig.v0.1+json"
+SIGNING_CONFIG_MEDIA_TYPE = "application/vnd.dev.sigstore.signingconfig.v0.2+json"
 PRODUCTION_TUF_URL = "https://tuf-repo-cdn.sigstore.dev"
 MAX_TRUSTED_ROOT_BYTES = 4 * 1024 * 1024
 
@@ -117,12 +124,17 @@ def load_trusted_root(data: bytes, source: str) -> TrustedRoot:
             _authority(item, f"{source} certificateAuthorities[{i}]")
             for i, item in enumerate(_list(doc.get("certificateAuthorities", []), source))
         )
-        inner = trustroot_v1.TrustedRoot.from_json(json.dumps(doc))
-        # TrustedRoot(inner) is what sigstore's own TrustedRoot.from_file does after reading.
-        sigstore_root = SigstoreTrustedRoot(inner)
+        sigstore_root = _sigstore_view(doc)
     except TrustError:
         raise
-    except (SignatureRejected, ValueError, TypeError, KeyError, binascii.Error) as exc:
+    except (
+        SignatureRejected,
+        SigstoreError,
+        ValueError,
+        TypeError,
+        KeyError,
+        binascii.Error,
+    ) as exc:
         raise TrustError(f"{source}: invalid trusted root: {str(exc)[:200]}") from exc
     return TrustedRoot(
         fulcio=fulcio,
@@ -133,6 +145,20 @@ def load_trusted_root(data: bytes, source: str) -> TrustedRoot:
         sigstore=sigstore_root,
         skipped=skipped_rekor + skipped_ct,
     )
+
+
+def _sigstore_view(doc: dict[str, Any]) -> SigstoreTrustedRoot:
+    """sigstore-python's TrustedRoot for ``doc``, through its public ClientTrustConfig API.
+
+    The signing config is required by the schema but only used to sign: an empty one says
+    that this config verifies and never signs.
+    """
+    config = {
+        "mediaType": CLIENT_TRUST_CONFIG_MEDIA_TYPE,
+        "trustedRoot": doc,
+        "signingConfig": {"mediaType": SIGNING_CONFIG_MEDIA_TYPE},
+    }
+    return ClientTrustConfig.from_json(json.dumps(config)).trusted_root
 
 
 def load_trusted_root_file(path: Path) -> TrustedRoot:
@@ -146,9 +172,11 @@ def load_trusted_root_file(path: Path) -> TrustedRoot:
 
 @cache
 def production_trusted_root() -> TrustedRoot:
-    """The Sigstore production trusted root embedded in the installed sigstore package."""
-    embedded = resources.files("sigstore._store").joinpath(
-        quote(PRODUCTION_TUF_URL, safe=""), "trusted_root.json"
+    """The Sigstore production trusted root shipped with the installed sigstore package."""
+    # The seed sigstore copies into its TUF cache (see the module docstring for why not
+    # ClientTrustConfig.production): package data, read without importing a private module.
+    embedded = resources.files("sigstore").joinpath(
+        "_store", quote(PRODUCTION_TUF_URL, safe=""), "trusted_root.json"
     )
     try:
         data = embedded.read_bytes()

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from gatekeeper.trust.errors import SignatureRejected, TrustError
 from gatekeeper.trust.trusted_root import (
@@ -28,6 +32,34 @@ def test_production_root_is_sigstores_embedded_root() -> None:
     assert "CN=sigstore,O=sigstore.dev" in subjects
     assert root.sigstore is not None  # what sigstore-python's Verifier is built from
     assert production_trusted_root() is root  # parsed once
+
+
+_PUBLIC_PRODUCTION = """
+from cryptography.hazmat.primitives.serialization import Encoding
+from sigstore.models import ClientTrustConfig
+root = ClientTrustConfig.production(offline=True).trusted_root
+print(",".join(sorted(cert.public_bytes(Encoding.DER).hex() for cert in root.get_fulcio_certs())))
+"""
+
+
+def test_production_root_matches_sigstores_public_api(tmp_path: Path) -> None:
+    # sigstore's public ClientTrustConfig.production(offline=True) seeds a fresh TUF cache
+    # from the same shipped file: if sigstore moved or changed it, this disagrees.
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "c"), "XDG_DATA_HOME": str(tmp_path)}
+    out = subprocess.run(
+        [sys.executable, "-c", _PUBLIC_PRODUCTION],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout.strip()
+    ours = sorted(
+        cert.public_bytes(Encoding.DER).hex()
+        for ca in production_trusted_root().fulcio
+        for cert in ca.chain
+    )
+    assert out.split(",") == ours
 
 
 def test_log_key_lookup_checks_validity_window() -> None:
