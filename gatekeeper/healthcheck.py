@@ -16,6 +16,7 @@ import json
 import os
 import ssl
 from pathlib import Path
+from typing import Any
 
 from gatekeeper.config import parse_listen
 
@@ -23,7 +24,7 @@ PATH = "/healthz"
 _WILDCARD = {"0.0.0.0": "127.0.0.1", "::": "::1"}  # noqa: S104 - mapped to loopback
 
 
-def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_parser(commands: argparse._SubParsersAction[Any]) -> None:
     """Register the ``healthcheck`` subcommand."""
     parser = commands.add_parser(
         "healthcheck",
