@@ -12,6 +12,7 @@ from gatekeeper.admission.evidence import Gatherers
 from gatekeeper.config import Settings
 from gatekeeper.gatherers.attestations import RegistryAttestations
 from gatekeeper.gatherers.image_config import ImageConfigs
+from gatekeeper.gatherers.provenance import RegistryStatements
 from gatekeeper.gatherers.signatures import RegistrySignatures
 from gatekeeper.scans.cache import VerdictCache
 from gatekeeper.scans.directory import VerdictDirectory
@@ -41,6 +42,7 @@ async def build_gatherers(
     return Gatherers(
         signatures=RegistrySignatures(upstream),
         image=ImageConfigs(upstream),
+        attestations=RegistryStatements(upstream),
         scan=ScanVerdicts(
             cache,
             directory=directory,

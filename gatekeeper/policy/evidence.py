@@ -7,10 +7,12 @@ from datetime import UTC, datetime
 
 from gatekeeper.oci.image_config import ImageFacts
 from gatekeeper.policy.artifacts import ManifestClass
+from gatekeeper.policy.attestation_evidence import AttestationsEvidence
 from gatekeeper.policy.model import Action
 
 __all__ = [
     "AdmissionRequest",
+    "AttestationsEvidence",
     "Evidence",
     "Finding",
     "ImageFacts",
@@ -90,3 +92,4 @@ class Evidence:
     signatures: SignatureEvidence | None = None
     scan: ScanEvidence | None = None
     image: ImageFacts | None = None
+    attestations: AttestationsEvidence | None = None

@@ -15,6 +15,7 @@ from gatekeeper.policy.files import WatchedFile
 
 if TYPE_CHECKING:
     # Only for annotations: gatekeeper.trust imports this module at run time.
+    from gatekeeper.policy.attestation_model import AttestationRequirement
     from gatekeeper.trust.material import TrustMaterial
 
 # Field metadata for what the policy fingerprint leaves out (gatekeeper.policy.fingerprint):
@@ -66,6 +67,7 @@ class EvidenceKind(enum.Enum):
     SIGNATURES = "signatures"
     SCAN = "scan"
     IMAGE = "image"
+    ATTESTATIONS = "attestations"
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +149,7 @@ class Rule:
     signatures: SignaturePolicy | None = None
     scan: ScanPolicy | None = None
     image: ImagePolicy | None = None
+    attestations: tuple[AttestationRequirement, ...] = ()
     source: str = field(default="", metadata=NOT_FINGERPRINTED)  # "file:line" of the rule
 
     def matches(self, repository: str) -> bool:
@@ -169,6 +172,8 @@ class Rule:
             kinds.add(EvidenceKind.SCAN)
         if self.image is not None:
             kinds.add(EvidenceKind.IMAGE)
+        if self.attestations:
+            kinds.add(EvidenceKind.ATTESTATIONS)
         return frozenset(kinds)
 
 

@@ -309,7 +309,7 @@ INVALID = [
         'rules: [{name: a, repositories: ["**"], zzz: 1}]\n',
         [
             "p.yaml:1: rules[0].zzz: unknown key 'zzz' (allowed: name, repositories, action,"
-            " mode, tags, signatures, scan, image)"
+            " mode, tags, signatures, scan, image, attestations)"
         ],
         True,
     ),

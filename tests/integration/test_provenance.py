@@ -1,0 +1,202 @@
+"""Provenance requirements through a real gatekeeper in front of a real registry.
+
+A rule requires SLSA provenance with CEL conditions; statements are pushed where cosign and
+Sigstore tools put them: a key-signed DSSE layer under ``sha256-<hex>.att`` and a keyless
+Sigstore bundle attached as a referrer (referrers tag fallback: distribution 2.8 has no
+referrers API), signed by a private Sigstore the policy trusts through trusted_root.json.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from tests.helpers import attest, cosign_sign, images, signing
+from tests.helpers.fake_sigstore import FakeSigstore
+from tests.helpers.processes import Process, start_gatekeeper
+from tests.helpers.provenance import SLSA_V1, slsa_statement
+
+TRUSTED = ec.generate_private_key(ec.SECP256R1())
+STRANGER = ec.generate_private_key(ec.SECP256R1())
+SIGSTORE = FakeSigstore()
+ISSUER = "https://token.actions.githubusercontent.com"
+WORKFLOW = "https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main"
+ACCEPT = {"Accept": f"{images.OCI_MANIFEST}, {images.OCI_INDEX}"}
+
+CONDITIONS = """
+        conditions:
+          - predicate.buildDefinition.externalParameters.workflow.repository == "https://github.com/acme/app"
+          - predicate.runDetails.builder.id.startsWith("https://github.com/actions/runner")
+"""
+POLICY = (
+    r"""
+rules:
+  - name: built
+    repositories: ["built/**"]
+    attestations:
+      - name: provenance
+        predicate_type: https://slsa.dev/provenance/v1
+        signers: {keys: ["cosign.pub"]}
+"""
+    + CONDITIONS
+    + r"""
+  - name: built-keyless
+    repositories: ["keyless/**"]
+    attestations:
+      - name: provenance
+        predicate_type: https://slsa.dev/provenance/v1
+        signers:
+          keyless:
+            - issuer: https://token.actions.githubusercontent.com
+              subject_regex: '^https://github\.com/acme/.+'
+          transparency_log: required
+          trusted_root: trusted_root.json
+"""
+    + CONDITIONS
+)
+
+
+@pytest.fixture(scope="module")
+def gate(tmp_path_factory: pytest.TempPathFactory, registry: Process) -> Iterator[Process]:
+    work = tmp_path_factory.mktemp("provenance-gate")
+    (work / "cosign.pub").write_bytes(cosign_sign.public_key_pem(TRUSTED))
+    (work / "trusted_root.json").write_bytes(SIGSTORE.trusted_root())
+    policy = work / "policy.yaml"
+    policy.write_text(POLICY)
+    process = start_gatekeeper(work, registry.url, policy)
+    yield process
+    process.stop()
+
+
+def seed(tmp_path: Path, registry: Process, repo: str) -> images.Image:
+    img = images.image(f"provenance {repo} {time.monotonic_ns()}")
+    images.push_image(tmp_path, img, f"{registry.host}/{repo}:1.0.0")
+    return img
+
+
+def attest_layer(
+    registry: Process,
+    repo: str,
+    img: images.Image,
+    statement: bytes,
+    key: ec.EllipticCurvePrivateKey,
+) -> None:
+    layer = attest.keyed_layer(statement, key, predicate_type=SLSA_V1)
+    attest.push_attestations(registry.url, repo, img.digest, attest.attestation_manifest([layer]))
+
+
+def pull(gate: Process, repo: str) -> requests.Response:
+    return requests.get(f"{gate.url}/v2/{repo}/manifests/1.0.0", headers=ACCEPT, timeout=30)
+
+
+def refusal(response: requests.Response) -> str:
+    assert response.status_code == 403, response.text
+    error = response.json()["errors"][0]
+    assert error["code"] == "DENIED"
+    return json.dumps(error, ensure_ascii=False)
+
+
+def test_matching_provenance_admits(tmp_path: Path, registry: Process, gate: Process) -> None:
+    repo = "built/app"
+    img = seed(tmp_path, registry, repo)
+    attest_layer(registry, repo, img, slsa_statement(img.digest, repo), TRUSTED)
+    response = pull(gate, repo)
+    assert response.status_code == 200, response.text
+    assert response.headers["Docker-Content-Digest"] == img.digest
+
+
+def test_keyless_provenance_bundle_referrer_admits(
+    tmp_path: Path, registry: Process, gate: Process
+) -> None:
+    repo = "keyless/app"
+    img = seed(tmp_path, registry, repo)
+    leaf = SIGSTORE.issue(san=x509.UniformResourceIdentifier(WORKFLOW), issuer=ISSUER)
+    bundle = SIGSTORE.keyless_bundle(leaf, slsa_statement(img.digest, repo))
+    size = len(img.manifest.data)
+    attest.push_bundle_referrer(registry.url, repo, img.digest, size, bundle, SLSA_V1)
+    response = pull(gate, repo)
+    assert response.status_code == 200, response.text
+
+
+def test_no_provenance_refuses(tmp_path: Path, registry: Process, gate: Process) -> None:
+    repo = "built/none"
+    img = seed(tmp_path, registry, repo)
+    text = refusal(pull(gate, repo))
+    assert "attestation 'provenance' (https://slsa.dev/provenance/v1)" in text
+    assert f"no statement about {img.digest} signed by a trusted signer" in text
+
+
+def test_wrong_repository_in_the_predicate_refuses(
+    tmp_path: Path, registry: Process, gate: Process
+) -> None:
+    repo = "built/forked"
+    img = seed(tmp_path, registry, repo)
+    statement = slsa_statement(img.digest, repo, repository="https://github.com/evil/app")
+    attest_layer(registry, repo, img, statement, TRUSTED)
+    text = refusal(pull(gate, repo))
+    assert "no verified statement satisfies the conditions" in text
+    assert (
+        "`predicate.buildDefinition.externalParameters.workflow.repository =="
+        ' \\"https://github.com/acme/app\\"` was false'
+    ) in text
+    assert (
+        "saw predicate.buildDefinition.externalParameters.workflow.repository ="
+        ' \\"https://github.com/evil/app\\"'
+    ) in text
+
+
+def test_an_untrusted_signer_refuses(tmp_path: Path, registry: Process, gate: Process) -> None:
+    repo = "built/stranger"
+    img = seed(tmp_path, registry, repo)
+    attest_layer(registry, repo, img, slsa_statement(img.digest, repo), STRANGER)
+    text = refusal(pull(gate, repo))
+    assert "signed, but not by a trusted key" in text
+
+
+def test_an_untrusted_keyless_identity_refuses(
+    tmp_path: Path, registry: Process, gate: Process
+) -> None:
+    repo = "keyless/other-org"
+    img = seed(tmp_path, registry, repo)
+    other = "https://github.com/evil/app/.github/workflows/release.yml@refs/heads/main"
+    leaf = SIGSTORE.issue(san=x509.UniformResourceIdentifier(other), issuer=ISSUER)
+    bundle = SIGSTORE.keyless_bundle(leaf, slsa_statement(img.digest, repo))
+    attest.push_bundle_referrer(
+        registry.url, repo, img.digest, len(img.manifest.data), bundle, SLSA_V1
+    )
+    text = refusal(pull(gate, repo))
+    assert "does not match the policy's keyless identities" in text
+
+
+def test_an_attestation_about_another_digest_refuses(
+    tmp_path: Path, registry: Process, gate: Process
+) -> None:
+    repo = "built/elsewhere"
+    img = seed(tmp_path, registry, repo)
+    other = seed(tmp_path, registry, "built/elsewhere-other")
+    # Provenance of another image, copied under this image's .att tag.
+    attest_layer(registry, repo, img, slsa_statement(other.digest, repo), TRUSTED)
+    text = refusal(pull(gate, repo))
+    assert f"attestation is for {other.digest} not {img.digest}" in text
+
+
+def test_a_signature_presented_as_an_attestation_refuses(
+    tmp_path: Path, registry: Process, gate: Process
+) -> None:
+    repo = "built/signed-only"
+    img = seed(tmp_path, registry, repo)
+    signing.sign_and_push(registry.url, registry.host, repo, img.digest, TRUSTED)
+    # cosign v3's image signature statement, under .att with a lying predicateType annotation.
+    attest_layer(registry, repo, img, cosign_sign.sign_statement(img.digest), TRUSTED)
+    text = refusal(pull(gate, repo))
+    assert (
+        "attestation predicate is 'https://sigstore.dev/cosign/sign/v1',"
+        " not 'https://slsa.dev/provenance/v1'"
+    ) in text
