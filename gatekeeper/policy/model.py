@@ -79,12 +79,38 @@ class TagPolicy:
 
 
 @dataclass(frozen=True, slots=True)
-class KeylessIdentity:
-    """A Fulcio certificate identity: issuer plus exact subject or subject regex."""
+class ClaimMatcher:
+    """One Fulcio certificate claim (``gatekeeper.trust.fulcio_claims``): exact or regex."""
 
-    issuer: str
+    name: str  # e.g. "source_repository_ref"
+    value: str | None = None
+    regex: re.Pattern[str] | None = None  # fullmatch
+
+    def accepts(self, found: str | None) -> bool:
+        if found is None:
+            return False  # a claim the policy names must be present
+        if self.value is not None:
+            return found == self.value
+        return self.regex is not None and self.regex.fullmatch(found) is not None
+
+    def describe(self) -> str:
+        return (
+            f"{self.name} {self.value!r}"
+            if self.regex is None
+            else (f"{self.name} ~ {self.regex.pattern!r}")
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class KeylessIdentity:
+    """A Fulcio certificate identity: issuer (exact or regex), subject (exact or regex), and
+    claims every one of which the certificate must carry."""
+
+    issuer: str | None  # None only with issuer_regex
     subject: str | None = None
     subject_regex: re.Pattern[str] | None = None
+    issuer_regex: re.Pattern[str] | None = None  # fullmatch
+    claims: tuple[ClaimMatcher, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from gatekeeper.policy import fields as f
+from gatekeeper.policy.claims import compile_claims
 from gatekeeper.policy.fields import Context
 from gatekeeper.policy.globs import GlobError, check_tag_glob
 from gatekeeper.policy.model import (
@@ -25,7 +26,7 @@ T = TypeVar("T")
 
 TAG_KEYS = ("deny", "allow", "require_digest", "immutable")
 SIGNATURE_KEYS = ("keys", "keyless", "threshold", "transparency_log", "trusted_root")
-KEYLESS_KEYS = ("issuer", "subject", "subject_regex")
+KEYLESS_KEYS = ("issuer", "issuer_regex", "subject", "subject_regex", "claims")
 SCAN_KEYS = ("deny_severities", "require_verdict", "max_age", "ignore_unfixed", "ignore", "scanner")
 IGNORE_KEYS = ("id", "reason", "until")
 IMAGE_KEYS = (
@@ -115,19 +116,30 @@ def _count(value: object) -> int:
 
 
 def _keyless(ctx: Context, path: PathKey, value: object) -> KeylessIdentity | None:
-    entry = f.mapping(ctx, path, value, KEYLESS_KEYS, required=("issuer",))
+    entry = f.mapping(ctx, path, value, KEYLESS_KEYS)
     if entry is None:
         return None
-    issuer = f.string(ctx, (*path, "issuer"), entry["issuer"]) if "issuer" in entry else None
+    if ("issuer" in entry) == ("issuer_regex" in entry):
+        ctx.problem(path, "set exactly one of issuer or issuer_regex")
+        return None
+    issuer = _one(ctx, path, entry, "issuer", f.string)
+    issuer_regex = _one(ctx, path, entry, "issuer_regex", f.regex)
+    claims = _one(ctx, path, entry, "claims", compile_claims) or ()
     has_subject, has_regex = "subject" in entry, "subject_regex" in entry
     if has_subject == has_regex:
         ctx.problem(path, "set exactly one of subject or subject_regex")
         return None
+    if issuer is None and issuer_regex is None:
+        return None
     if has_subject:
         subject = f.string(ctx, (*path, "subject"), entry["subject"])
-        return KeylessIdentity(issuer, subject=subject) if issuer and subject else None
+        if subject is None:
+            return None
+        return KeylessIdentity(issuer, subject, issuer_regex=issuer_regex, claims=claims)
     pattern = f.regex(ctx, (*path, "subject_regex"), entry["subject_regex"])
-    return KeylessIdentity(issuer, subject_regex=pattern) if issuer and pattern else None
+    if pattern is None:
+        return None
+    return KeylessIdentity(issuer, subject_regex=pattern, issuer_regex=issuer_regex, claims=claims)
 
 
 def compile_scan(ctx: Context, path: PathKey, value: object) -> ScanPolicy | None:

@@ -60,6 +60,20 @@ rules:
           trusted_root: trusted_root.json
 """
     + CONDITIONS
+    + r"""
+  - name: hosted-main
+    repositories: ["claimed/**"]
+    signatures:
+      keyless:
+        - issuer_regex: '^https://token\.actions\.githubusercontent\.com$'
+          subject_regex: '^https://github\.com/acme/app/.+'
+          claims:
+            source_repository_uri: https://github.com/acme/app
+            source_repository_ref: refs/heads/main
+            runner_environment: github-hosted
+            build_trigger: {regex: 'push|release'}
+      trusted_root: trusted_root.json
+"""
 )
 
 
@@ -200,3 +214,44 @@ def test_a_signature_presented_as_an_attestation_refuses(
         "attestation predicate is 'https://sigstore.dev/cosign/sign/v1',"
         " not 'https://slsa.dev/provenance/v1'"
     ) in text
+
+
+GITHUB_CLAIMS = {
+    "1.3.6.1.4.1.57264.1.12": "https://github.com/acme/app",  # source repository URI
+    "1.3.6.1.4.1.57264.1.14": "refs/heads/main",  # source repository ref
+    "1.3.6.1.4.1.57264.1.11": "github-hosted",  # runner environment
+    "1.3.6.1.4.1.57264.1.20": "push",  # build trigger
+}
+
+
+@pytest.mark.parametrize(
+    ("changes", "refused"),
+    [
+        ({}, None),
+        ({"1.3.6.1.4.1.57264.1.11": "self-hosted"}, "claim runner_environment is 'self-hosted'"),
+        ({"1.3.6.1.4.1.57264.1.14": "refs/heads/dev"}, "claim source_repository_ref is"),
+    ],
+)
+def test_identity_claims_of_a_keyless_signature(
+    tmp_path: Path,
+    registry: Process,
+    gate: Process,
+    changes: dict[str, str],
+    refused: str | None,
+) -> None:
+    repo = f"claimed/app-{len(changes)}-{time.monotonic_ns()}"
+    img = seed(tmp_path, registry, repo)
+    leaf = SIGSTORE.issue(
+        san=x509.UniformResourceIdentifier(WORKFLOW),
+        issuer=ISSUER,
+        claims={**GITHUB_CLAIMS, **changes},
+    )
+    bundle = SIGSTORE.keyless_bundle(leaf, cosign_sign.sign_statement(img.digest))
+    signing.push_bundle_referrer(
+        registry.url, repo, img.digest, len(img.manifest.data), images.OCI_MANIFEST, bundle
+    )
+    response = pull(gate, repo)
+    if refused is None:
+        assert response.status_code == 200, response.text
+    else:
+        assert refused in refusal(response)

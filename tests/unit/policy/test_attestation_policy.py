@@ -109,3 +109,62 @@ def test_the_fingerprint_covers_condition_text_not_lines(tmp_path: Path) -> None
 def test_packaged_example_policy_still_loads() -> None:
     with pytest.raises(PolicyError):
         load_policy([Path("/nonexistent/policy.yaml")])
+
+
+CLAIMS = """\
+rules:
+  - name: signed
+    repositories: ["acme/**"]
+    signatures:
+      keyless:
+        - issuer_regex: '^https://token\\.actions\\.githubusercontent\\.com$'
+          subject_regex: '^https://github\\.com/acme/'
+          claims:
+            source_repository_uri: https://github.com/acme/app
+            source_repository_ref: {regex: '^refs/(heads/main|tags/v.*)$'}
+            runner_environment: github-hosted
+"""
+
+
+def test_identity_claims_compile(tmp_path: Path) -> None:
+    signatures = load(tmp_path, CLAIMS).rules[0].signatures
+    assert signatures is not None
+    (identity,) = signatures.keyless
+    assert identity.issuer is None
+    assert identity.issuer_regex is not None
+    assert [(m.name, m.value) for m in identity.claims] == [
+        ("source_repository_uri", "https://github.com/acme/app"),
+        ("source_repository_ref", None),
+        ("runner_environment", "github-hosted"),
+    ]
+    assert identity.claims[1].regex is not None
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (
+            ("runner_environment:", "runner_enviroment:"),
+            "p.yaml:11: rules[0].signatures.keyless[0].claims.runner_enviroment: unknown key"
+            " 'runner_enviroment' (did you mean 'runner_environment'?)",
+        ),
+        (
+            ("{regex: '^refs/(heads/main|tags/v.*)$'}", "{regex: '('}"),
+            "p.yaml:10: rules[0].signatures.keyless[0].claims.source_repository_ref.regex:"
+            " invalid regex: missing ), unterminated subpattern",
+        ),
+        (
+            ("        - issuer_regex:", "        - issuer: x\n          issuer_regex:"),
+            "p.yaml:6: rules[0].signatures.keyless[0]: set exactly one of issuer or issuer_regex",
+        ),
+    ],
+)
+def test_identity_claim_problems(tmp_path: Path, change: tuple[str, str], expected: str) -> None:
+    found = problems(tmp_path, CLAIMS.replace(*change))
+    assert expected in found, found
+
+
+def test_claims_change_the_fingerprint(tmp_path: Path) -> None:
+    base = load(tmp_path, CLAIMS).fingerprint
+    other = load(tmp_path, CLAIMS.replace("github-hosted", "self-hosted"), "o.yaml").fingerprint
+    assert base != other
