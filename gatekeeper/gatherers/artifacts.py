@@ -51,6 +51,11 @@ class ArtifactKind:
     predicate_type: str
     max_layer_bytes: int
     max_bundle_bytes: int
+    also_predicate_types: tuple[str, ...] = ()  # equivalent names (OpenVEX has two)
+
+    @property
+    def predicate_types(self) -> frozenset[str]:
+        return frozenset((self.predicate_type, *self.also_predicate_types))
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +105,7 @@ class RegistryArtifacts:
             layer
             for layer in manifest.layers
             if layer.media_type == kind.layer_media_type
-            and _wanted(layer, LAYER_PREDICATE_ANNOTATION, kind.predicate_type)
+            and _wanted(layer, LAYER_PREDICATE_ANNOTATION, kind.predicate_types)
         ]
         layers = layers[: self._max_candidates + 1]  # one more: "too many" is reported
         blobs = await asyncio.gather(
@@ -126,7 +131,7 @@ class RegistryArtifacts:
             d
             for d in referrers
             if d.artifact_type in BUNDLE_TYPES
-            and _wanted(d, BUNDLE_PREDICATE_ANNOTATION, kind.predicate_type)
+            and _wanted(d, BUNDLE_PREDICATE_ANNOTATION, kind.predicate_types)
         ]
         wanted = wanted[: self._max_candidates + 1]
         found = await asyncio.gather(
@@ -162,6 +167,6 @@ async def _empty() -> bytes:
     return b""
 
 
-def _wanted(descriptor: Descriptor, annotation: str, predicate_type: str) -> bool:
+def _wanted(descriptor: Descriptor, annotation: str, predicate_types: frozenset[str]) -> bool:
     named = descriptor.annotations.get(annotation)
-    return named is None or named == predicate_type
+    return named is None or named in predicate_types

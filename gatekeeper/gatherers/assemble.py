@@ -14,6 +14,7 @@ from gatekeeper.gatherers.attestations import RegistryAttestations
 from gatekeeper.gatherers.image_config import ImageConfigs
 from gatekeeper.gatherers.provenance import RegistryStatements
 from gatekeeper.gatherers.signatures import RegistrySignatures
+from gatekeeper.gatherers.vex import RegistryVex, WithVex
 from gatekeeper.scans.cache import VerdictCache
 from gatekeeper.scans.directory import VerdictDirectory
 from gatekeeper.scans.gatherer import ScanVerdicts
@@ -43,10 +44,13 @@ async def build_gatherers(
         signatures=RegistrySignatures(upstream),
         image=ImageConfigs(upstream),
         attestations=RegistryStatements(upstream),
-        scan=ScanVerdicts(
-            cache,
-            directory=directory,
-            scanner=scanner,
-            sources=[RegistryAttestations(upstream)],
+        scan=WithVex(
+            ScanVerdicts(
+                cache,
+                directory=directory,
+                scanner=scanner,
+                sources=[RegistryAttestations(upstream)],
+            ),
+            RegistryVex(upstream),
         ),
     )

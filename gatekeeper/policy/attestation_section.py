@@ -17,6 +17,7 @@ from gatekeeper.policy.attestation_model import (
 )
 from gatekeeper.policy.cel import Condition, ConditionError, compile_condition
 from gatekeeper.policy.fields import Context
+from gatekeeper.policy.model import SignaturePolicy
 from gatekeeper.policy.sections import compile_signatures
 from gatekeeper.policy.yamldoc import PathKey
 
@@ -50,15 +51,7 @@ def _requirement(ctx: Context, path: PathKey, value: object) -> AttestationRequi
         predicate_type = f.string(ctx, (*path, "predicate_type"), entry["predicate_type"])
     signers = None
     if "signers" in entry:
-        raw = entry["signers"]
-        if isinstance(raw, dict) and "threshold" in raw:
-            ctx.problem(
-                (*path, "signers", "threshold"),
-                "an attestation counts with one trusted signature: threshold applies to"
-                " signatures only",
-            )
-            raw = {key: item for key, item in raw.items() if key != "threshold"}
-        signers = compile_signatures(ctx, (*path, "signers"), raw)
+        signers = compile_signers(ctx, (*path, "signers"), entry["signers"])
     conditions: tuple[Condition, ...] = ()
     if "conditions" in entry:
         raw_conditions = entry["conditions"]
@@ -71,6 +64,19 @@ def _requirement(ctx: Context, path: PathKey, value: object) -> AttestationRequi
     return AttestationRequirement(
         name, predicate_type, signers, conditions, f"{document.file}:{document.line(path)}"
     )
+
+
+def compile_signers(ctx: Context, path: PathKey, value: object) -> SignaturePolicy | None:
+    """``signers`` of an attestation or of ``scan.vex``: a signatures section without
+    ``threshold`` (one trusted signature makes a statement count)."""
+    if isinstance(value, dict) and "threshold" in value:
+        ctx.problem(
+            (*path, "threshold"),
+            "an attestation counts with one trusted signature: threshold applies to"
+            " signatures only",
+        )
+        value = {key: item for key, item in value.items() if key != "threshold"}
+    return compile_signatures(ctx, path, value)
 
 
 def _condition(ctx: Context, path: PathKey, value: object) -> Condition | None:

@@ -9,6 +9,7 @@ from gatekeeper.oci.image_config import ImageFacts
 from gatekeeper.policy.artifacts import ManifestClass
 from gatekeeper.policy.attestation_evidence import AttestationsEvidence
 from gatekeeper.policy.model import Action
+from gatekeeper.policy.vex_evidence import VexEvidence
 
 __all__ = [
     "AdmissionRequest",
@@ -83,6 +84,7 @@ class ScanVerdict:
 class ScanEvidence:
     verdict: ScanVerdict | None
     note: str = ""  # where gatekeeper looked when there is no verdict
+    vex: VexEvidence | None = None  # scan.vex: trusted OpenVEX statements (None: not read)
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ from gatekeeper.policy.files import WatchedFile
 if TYPE_CHECKING:
     # Only for annotations: gatekeeper.trust imports this module at run time.
     from gatekeeper.policy.attestation_model import AttestationRequirement
+    from gatekeeper.policy.vex_model import VexPolicy
     from gatekeeper.trust.material import TrustMaterial
 
 # Field metadata for what the policy fingerprint leaves out (gatekeeper.policy.fingerprint):
@@ -148,6 +149,7 @@ class ScanPolicy:
     ignore_unfixed: bool = False
     ignore: tuple[IgnoredVulnerability, ...] = ()
     scanner: str | None = None  # Harbor Pluggable Scanner API base URL
+    vex: VexPolicy | None = None  # signed OpenVEX may answer findings
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,7 +27,15 @@ T = TypeVar("T")
 TAG_KEYS = ("deny", "allow", "require_digest", "immutable")
 SIGNATURE_KEYS = ("keys", "keyless", "threshold", "transparency_log", "trusted_root")
 KEYLESS_KEYS = ("issuer", "issuer_regex", "subject", "subject_regex", "claims")
-SCAN_KEYS = ("deny_severities", "require_verdict", "max_age", "ignore_unfixed", "ignore", "scanner")
+SCAN_KEYS = (
+    "deny_severities",
+    "require_verdict",
+    "max_age",
+    "ignore_unfixed",
+    "ignore",
+    "scanner",
+    "vex",
+)
 IGNORE_KEYS = ("id", "reason", "until")
 IMAGE_KEYS = (
     "user",
@@ -143,7 +151,11 @@ def _keyless(ctx: Context, path: PathKey, value: object) -> KeylessIdentity | No
 
 
 def compile_scan(ctx: Context, path: PathKey, value: object) -> ScanPolicy | None:
-    """``scan: {deny_severities, require_verdict, max_age, ignore_unfixed, ignore, scanner}``."""
+    """``scan: {deny_severities, require_verdict, max_age, ignore_unfixed, ignore, scanner,
+    vex}``."""
+    # vex_section builds on compile_signatures from this module: imported here, not above.
+    from gatekeeper.policy.vex_section import compile_vex
+
     section = f.mapping(ctx, path, value, SCAN_KEYS)
     if section is None:
         return None
@@ -162,6 +174,7 @@ def compile_scan(ctx: Context, path: PathKey, value: object) -> ScanPolicy | Non
         ignore_unfixed=_flag(ctx, path, section, "ignore_unfixed", defaults.ignore_unfixed),
         ignore=_list(ctx, path, section, "ignore", _ignored),
         scanner=_one(ctx, path, section, "scanner", _scanner),
+        vex=_one(ctx, path, section, "vex", compile_vex),
     )
 
 

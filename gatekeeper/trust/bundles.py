@@ -114,9 +114,11 @@ def check_statement(
     payload: bytes,
     image_digest: str,
     limits: TrustLimits,
-    predicate_type: str = COSIGN_SIGN_PREDICATE,
+    predicate_type: str | frozenset[str] = COSIGN_SIGN_PREDICATE,
 ) -> dict[str, Any]:
     """The payload is an in-toto statement of ``predicate_type`` about ``image_digest``.
+
+    ``predicate_type`` may be a set of equivalent types (OpenVEX has two in use).
 
     Returns the parsed statement. The default predicate is cosign's image signature; an
     attestation names its own.
@@ -128,11 +130,12 @@ def check_statement(
         raise SignatureRejected("DSSE payload is not an in-toto statement")
     predicate = member(statement, "predicateType", str, "in-toto statement")
     signing = predicate_type == COSIGN_SIGN_PREDICATE
-    if predicate != predicate_type:
+    accepted = {predicate_type} if isinstance(predicate_type, str) else predicate_type
+    if predicate not in accepted:
         raise SignatureRejected(
             f"bundle is a {predicate[:80]!r} attestation, not a cosign image signature"
             if signing
-            else f"attestation predicate is {predicate[:80]!r}, not {predicate_type!r}"
+            else f"attestation predicate is {predicate[:80]!r}, not {_named(accepted)}"
         )
     subjects = member(statement, "subject", list, "in-toto statement")
     if len(subjects) > limits.max_subjects:
@@ -144,6 +147,10 @@ def check_statement(
         what = "signature" if signing else "attestation"
         raise SignatureRejected(f"{what} is for {shown[:200]} not {image_digest}")
     return statement
+
+
+def _named(accepted: set[str] | frozenset[str]) -> str:
+    return " or ".join(repr(item) for item in sorted(accepted))
 
 
 def _subject_digest(subject: Any, algorithm: str) -> str | None:
