@@ -9,6 +9,8 @@ some of them. VEX must answer exactly the named CVE for exactly the named image 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -19,7 +21,7 @@ import pytest
 import requests
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from tests.helpers import attest, cosign_sign, images, signing, vex
+from tests.helpers import attest, cosign_sign, images, signing, trivy_reports, vex
 from tests.helpers.processes import Process, start_gatekeeper
 from tests.helpers.trivy_reports import MANY
 
@@ -110,9 +112,21 @@ NOT_AFFECTED = vex.statement("CVE-2019-12900", "not_affected", "sha256:" + "0" *
 def test_not_affected_from_a_trusted_signer_admits(
     tmp_path: Path, registry: Process, gate: Process
 ) -> None:
-    publish(tmp_path, registry, "critical/answered", [NOT_AFFECTED])
+    img = publish(tmp_path, registry, "critical/answered", [NOT_AFFECTED])
     response = pull(gate, "critical/answered")
     assert response.status_code == 200, response.text
+    logged = [
+        json.loads(line)
+        for line in gate.log().splitlines()
+        if line.startswith("{") and '"critical/answered"' in line
+    ]
+    (entry,) = [item for item in logged if item.get("digest") == img.digest]
+    assert entry["outcome"] == "allow"
+    att = img.digest.replace(":", "-") + ".att"
+    assert (
+        "CVE-2019-12900 in libbz2 answered by VEX not_affected"
+        f" (vulnerable_code_not_in_execute_path) from tag {att} statement 0, signed by key"
+    ) in " ".join(entry["reasons"])
 
 
 def test_vex_answers_exactly_the_named_cve(
@@ -152,3 +166,43 @@ def test_a_rule_without_scan_vex_ignores_vex(
 ) -> None:
     publish(tmp_path, registry, "novex/app", [NOT_AFFECTED])
     assert "CVE-2019-12900 in libbz2" in refusal(pull(gate, "novex/app"))
+
+
+def test_verdicts_show_names_the_statement_that_answered(
+    tmp_path: Path, registry: Process, gate: Process
+) -> None:
+    repo = "critical/shown"
+    img = publish(tmp_path, registry, repo, [NOT_AFFECTED])
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    trivy_reports.publish(reports, MANY, img.digest)
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(POLICY)
+    (tmp_path / "cosign.pub").write_bytes(cosign_sign.public_key_pem(TRUSTED))
+    shown = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gatekeeper",
+            "verdicts",
+            "show",
+            f"{repo}:1.0.0",
+            "--verdicts",
+            str(reports),
+            "--upstream",
+            registry.url,
+            "--policy",
+            str(policy),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    assert "PASSES" in shown.stdout
+    att = img.digest.replace(":", "-") + ".att"
+    assert (
+        "CVE-2019-12900 in libbz2 answered by VEX not_affected"
+        f" (vulnerable_code_not_in_execute_path) from tag {att} statement 0, signed by key"
+    ) in shown.stdout
