@@ -98,7 +98,7 @@ def seed(tmp_path: Path, registry: Process, repo: str) -> images.Image:
 def attest_layer(
     registry: Process,
     repo: str,
-    img: images.Image,
+    img: images.Image | images.Blob,
     statement: bytes,
     key: ec.EllipticCurvePrivateKey,
 ) -> None:
@@ -255,3 +255,23 @@ def test_identity_claims_of_a_keyless_signature(
         assert response.status_code == 200, response.text
     else:
         assert refused in refusal(response)
+
+
+def test_index_children_inherit_the_index_provenance(
+    tmp_path: Path, registry: Process, gate: Process
+) -> None:
+    repo = "built/multi"
+    amd = images.image(f"amd {time.monotonic_ns()}")
+    arm = images.image(f"arm {time.monotonic_ns()}", arch="arm64")
+    idx = images.index([amd, arm])
+    layout = images.write_layout(tmp_path / "layout", [amd, arm], idx, "m")
+    images.push_layout(layout, "m", f"{registry.host}/{repo}:1.0.0", all_images=True)
+    child = f"{gate.url}/v2/{repo}/manifests/{amd.digest}"
+    # The child alone, before its index was admitted: no provenance of its own.
+    assert "attestation-missing" in refusal(requests.get(child, headers=ACCEPT, timeout=30))
+    attest_layer(registry, repo, idx, slsa_statement(idx.digest, repo), TRUSTED)
+    response = pull(gate, repo)
+    assert response.status_code == 200, response.text
+    assert response.headers["Docker-Content-Digest"] == idx.digest
+    inherited = requests.get(child, headers=ACCEPT, timeout=30)
+    assert inherited.status_code == 200, inherited.text
