@@ -74,10 +74,18 @@ class RegistryArtifacts:
         self._upstream = upstream
         self._max_candidates = max_candidates
 
-    async def discover(self, subject: Subject, kind: ArtifactKind) -> Discovery:
-        """Fetch every candidate for ``subject``: tag artifact layers, then bundles."""
+    async def discover(
+        self, subject: Subject, kind: ArtifactKind, repository: str | None = None
+    ) -> Discovery:
+        """Fetch every candidate for ``subject``: tag artifact layers, then bundles.
+
+        ``repository`` names where they are stored when not beside the image (cosign's
+        ``COSIGN_REPOSITORY``: ``signatures.repository``), in the image's upstream, read with
+        gatekeeper's own credentials.
+        """
         tag = tag_fallback(subject.digest) + kind.tag_suffix
-        upstream, repository = subject.source(self._upstream)
+        upstream, beside = subject.source(self._upstream)
+        repository = repository or beside
         results = await asyncio.gather(
             self._tag_layers(upstream, repository, tag, kind),
             self._bundles(upstream, repository, subject.digest, kind),
@@ -92,7 +100,9 @@ class RegistryArtifacts:
                 raise result
             else:
                 candidates.extend(result)
-        return Discovery(tuple(candidates), (f"tag {tag}", "referrers"), tuple(problems))
+        where = "" if repository == beside else f" in {repository}"
+        looked_at = (f"tag {tag}{where}", f"referrers{where}")
+        return Discovery(tuple(candidates), looked_at, tuple(problems))
 
     async def _tag_layers(
         self, upstream: Upstream, repository: str, tag: str, kind: ArtifactKind

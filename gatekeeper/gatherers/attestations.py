@@ -95,7 +95,8 @@ class RegistryAttestations:
             return Found(None, NO_SIGNERS)
         material = compiled_material(signatures)
         scope = trust_scope(signatures, material)
-        key = (subject.digest, scope)
+        # Where they are read matters for "none found", not for whom a verdict is trusted.
+        key = (subject.digest, f"{scope} {signatures.repository or ''}")
         missed = self._misses.get(key)
         if missed is not None:
             return missed
@@ -115,12 +116,12 @@ class RegistryAttestations:
         self, subject: Subject, signatures: SignaturePolicy, material: TrustMaterial, scope: str
     ) -> Found:
         self.verifications += 1
-        found = await self._artifacts.discover(subject, self._kind)
+        found = await self._artifacts.discover(subject, self._kind, signatures.repository)
         answer = await asyncio.to_thread(
             self._evaluate, found, subject.digest, signatures, material, scope
         )
         if answer.verdict is None:
-            self._misses[(subject.digest, scope)] = answer
+            self._misses[(subject.digest, f"{scope} {signatures.repository or ''}")] = answer
         return answer
 
     def _evaluate(

@@ -96,7 +96,7 @@ class RegistryStatements:
             max_layer_bytes=self._limits.max_attestation_bytes,
             max_bundle_bytes=self._limits.max_attestation_bytes,
         )
-        found = await self._artifacts.discover(subject, kind)
+        found = await self._artifacts.discover(subject, kind, requirement.signers.repository)
         evidence = await asyncio.to_thread(
             judge_requirement, found, subject.digest, requirement, self._limits
         )

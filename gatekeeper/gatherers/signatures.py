@@ -91,7 +91,7 @@ class RegistrySignatures:
         key: CacheKey,
     ) -> SignatureEvidence:
         self.verifications += 1
-        found = await self._artifacts.discover(subject, self._kind)
+        found = await self._artifacts.discover(subject, self._kind, policy.repository)
         evidence = await asyncio.to_thread(
             evaluate_signatures,
             found.candidates,

@@ -84,7 +84,7 @@ class RegistryVex:
 
     async def _verify(self, subject: Subject, policy: VexPolicy, key: CacheKey) -> VexEvidence:
         self.verifications += 1
-        found = await self._artifacts.discover(subject, self._kind)
+        found = await self._artifacts.discover(subject, self._kind, policy.signers.repository)
         evidence = await asyncio.to_thread(
             read_vex, found, subject.digest, policy.signers, self._limits
         )

@@ -132,6 +132,9 @@ class SignaturePolicy:
     # None: Sigstore production root
     trusted_root: Path | None = field(default=None, metadata=NOT_FINGERPRINTED)
     material: TrustMaterial | None = None
+    # where signatures and attestations are stored (cosign's COSIGN_REPOSITORY), in the
+    # image's upstream; None: beside the image
+    repository: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

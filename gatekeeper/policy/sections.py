@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
+from gatekeeper.errors import GatekeeperError
+from gatekeeper.oci.grammar import check_name
 from gatekeeper.policy import fields as f
 from gatekeeper.policy.claims import compile_claims
 from gatekeeper.policy.fields import Context
@@ -25,7 +27,14 @@ from gatekeeper.trust.material import trust_material
 T = TypeVar("T")
 
 TAG_KEYS = ("deny", "allow", "require_digest", "immutable")
-SIGNATURE_KEYS = ("keys", "keyless", "threshold", "transparency_log", "trusted_root")
+SIGNATURE_KEYS = (
+    "keys",
+    "keyless",
+    "threshold",
+    "transparency_log",
+    "trusted_root",
+    "repository",
+)
 KEYLESS_KEYS = ("issuer", "issuer_regex", "subject", "subject_regex", "claims")
 SCAN_KEYS = (
     "deny_severities",
@@ -112,7 +121,19 @@ def compile_signatures(ctx: Context, path: PathKey, value: object) -> SignatureP
         transparency_log=log,
         trusted_root=named_root[0] if named_root else None,
         material=trust_material(tuple(key for _, key in keys), root) if root else None,
+        repository=_one(ctx, path, section, "repository", _repository),
     )
+
+
+def _repository(ctx: Context, path: PathKey, value: object) -> str | None:
+    text = f.string(ctx, path, value)
+    if text is None:
+        return None
+    try:
+        return check_name(text)
+    except GatekeeperError as exc:
+        ctx.problem(path, exc.message)
+        return None
 
 
 def _transparency_log(ctx: Context, path: PathKey, value: object) -> str | None:

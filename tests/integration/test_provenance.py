@@ -73,6 +73,14 @@ rules:
             runner_environment: github-hosted
             build_trigger: {regex: 'push|release'}
       trusted_root: trusted_root.json
+  - name: stored-elsewhere
+    repositories: ["elsewhere/**"]
+    signatures: {keys: ["cosign.pub"], repository: supply-chain/store}
+    attestations:
+      - name: provenance
+        predicate_type: https://slsa.dev/provenance/v1
+        signers: {keys: ["cosign.pub"], repository: supply-chain/store}
+        conditions: ['predicateType == "https://slsa.dev/provenance/v1"']
 """
 )
 
@@ -275,3 +283,27 @@ def test_index_children_inherit_the_index_provenance(
     assert response.headers["Docker-Content-Digest"] == idx.digest
     inherited = requests.get(child, headers=ACCEPT, timeout=30)
     assert inherited.status_code == 200, inherited.text
+
+
+def test_signatures_and_attestations_stored_in_another_repository(
+    tmp_path: Path, registry: Process, gate: Process
+) -> None:
+    """cosign's COSIGN_REPOSITORY: .sig and .att live in supply-chain/store."""
+    store = "supply-chain/store"
+    stored = seed(tmp_path, registry, "elsewhere/stored")
+    signing.sign_and_push(registry.url, registry.host, store, stored.digest, TRUSTED)
+    attest_layer(registry, store, stored, slsa_statement(stored.digest, "app"), TRUSTED)
+    response = pull(gate, "elsewhere/stored")
+    assert response.status_code == 200, response.text
+    # Beside the image, where this rule does not look: refused, saying where it looked.
+    beside = seed(tmp_path, registry, "elsewhere/beside")
+    signing.sign_and_push(registry.url, registry.host, "elsewhere/beside", beside.digest, TRUSTED)
+    attest_layer(
+        registry, "elsewhere/beside", beside, slsa_statement(beside.digest, "app"), TRUSTED
+    )
+    text = refusal(pull(gate, "elsewhere/beside"))
+    assert (
+        f"no signature found (looked at tag {beside.digest.replace(':', '-')}.sig in {store}"
+        in text
+    )
+    assert "attestation-missing" in text

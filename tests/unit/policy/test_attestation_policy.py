@@ -168,3 +168,16 @@ def test_claims_change_the_fingerprint(tmp_path: Path) -> None:
     base = load(tmp_path, CLAIMS).fingerprint
     other = load(tmp_path, CLAIMS.replace("github-hosted", "self-hosted"), "o.yaml").fingerprint
     assert base != other
+
+
+def test_signatures_repository_compiles_and_is_checked(tmp_path: Path) -> None:
+    text = PROVENANCE.replace(
+        "        signers:\n", "        signers:\n          repository: supply-chain/store\n"
+    )
+    requirement = load(tmp_path, text).rules[0].attestations[0]
+    assert requirement.signers.repository == "supply-chain/store"
+    found = problems(tmp_path, text.replace("supply-chain/store", "Supply Chain"))
+    assert any(
+        "rules[0].attestations[0].signers.repository: invalid repository name" in line
+        for line in found
+    ), found
