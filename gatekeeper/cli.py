@@ -169,6 +169,12 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("ref", help="repo:tag or repo@sha256:…")
     _add_upstream_flags(evaluate)
     evaluate.add_argument("--json", action="store_true", help="print the decision as JSON")
+    evaluate.add_argument(
+        "--explain",
+        action="store_true",
+        help="also show, per requirement, each candidate found, what verified and why the"
+        " others did not count",
+    )
 
     verdicts = commands.add_parser("verdicts", help="vulnerability verdict tools")
     verdict_commands = verdicts.add_subparsers(dest="verdicts_command", required=True)
@@ -264,7 +270,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     settings = _settings(args)
     ref = evaluate.parse_reference(args.ref)
     admission = asyncio.run(evaluate.evaluate(settings, ref))
-    print(evaluate.render(admission, args.json))
+    print(evaluate.render(admission, args.json, args.explain))
     return evaluate.exit_code(admission)
 
 

@@ -9,6 +9,8 @@ referrers API), signed by a private Sigstore the policy trusts through trusted_r
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -307,3 +309,47 @@ def test_signatures_and_attestations_stored_in_another_repository(
         in text
     )
     assert "attestation-missing" in text
+
+
+def test_evaluate_explain_shows_each_candidate(tmp_path: Path, registry: Process) -> None:
+    repo = "built/explained"
+    img = seed(tmp_path, registry, repo)
+    forked = slsa_statement(img.digest, repo, repository="https://github.com/evil/app")
+    layers = [
+        attest.keyed_layer(forked, TRUSTED, predicate_type=SLSA_V1),
+        attest.keyed_layer(slsa_statement(img.digest, repo), STRANGER, predicate_type=SLSA_V1),
+    ]
+    attest.push_attestations(registry.url, repo, img.digest, attest.attestation_manifest(layers))
+    (tmp_path / "cosign.pub").write_bytes(cosign_sign.public_key_pem(TRUSTED))
+    (tmp_path / "trusted_root.json").write_bytes(SIGSTORE.trusted_root())
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(POLICY)
+    shown = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gatekeeper",
+            "evaluate",
+            f"{repo}:1.0.0",
+            "--upstream",
+            registry.url,
+            "--policy",
+            str(policy),
+            "--explain",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert shown.returncode == 1, shown.stdout + shown.stderr
+    out = shown.stdout
+    att = img.digest.replace(":", "-") + ".att"
+    assert "attestation 'provenance' (https://slsa.dev/provenance/v1):" in out
+    assert f"looked at: tag {att}, referrers" in out
+    assert f"verified, conditions failed: tag {att}, signed by key " in out
+    assert (
+        'saw predicate.buildDefinition.externalParameters.workflow.repository = "https://github.com/evil/app"'
+        in out
+    )
+    assert f"did not verify: tag {att}: signed, but not by a trusted key" in out
