@@ -77,6 +77,9 @@ def open_bundle(
 
     The payload is not interpreted here; :func:`check_statement` reads it.
     """
+    # Imported here: intoto_bundles builds on dsse_pae from this module.
+    from gatekeeper.trust.intoto_bundles import logged_as_intoto, verify_keyless_intoto
+
     if not bundle:  # what a gatherer passes for a bundle it declined to download
         raise SignatureRejected(
             f"bundle is empty (not fetched, or larger than {limits.max_bundle_bytes} bytes)"
@@ -97,6 +100,9 @@ def open_bundle(
             envelope, material_doc, policy, material, limits
         )
     elif "certificate" in material_doc or "x509CertificateChain" in material_doc:
+        if logged_as_intoto(material_doc):
+            # sigstore-python refuses intoto log entries outright: see intoto_bundles.
+            return verify_keyless_intoto(doc, policy, material, limits)
         signer, payload_type, payload = _verify_keyless(bundle, policy, material)
     else:
         raise SignatureRejected("bundle has neither a public key hint nor a certificate")

@@ -9,13 +9,15 @@ from __future__ import annotations
 import base64
 import json
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from gatekeeper.gatherers.artifacts import Discovery
-from gatekeeper.gatherers.provenance import judge_requirement, judge_statement
+from gatekeeper.gatherers.provenance import judge_requirement
 from gatekeeper.policy.artifacts import ManifestClass
 from gatekeeper.policy.attestation_evidence import AttestationsEvidence, RequirementEvidence
 from gatekeeper.policy.attestation_model import AttestationRequirement
@@ -24,7 +26,6 @@ from gatekeeper.policy.decision import Decision
 from gatekeeper.policy.evidence import AdmissionRequest, Evidence
 from gatekeeper.policy.loader import load_policy
 from gatekeeper.policy.model import Action, Outcome, Policy
-from gatekeeper.trust.attestations import VerifiedStatement
 from gatekeeper.trust.verify import BundleSignature, Candidate
 from tests.helpers import cosign_sign
 from tests.helpers.provenance import slsa_statement
@@ -37,6 +38,7 @@ NPM_DIGEST = (
 )
 SLSA = "https://slsa.dev/provenance/v1"
 KEY = ec.generate_private_key(ec.SECP256R1())
+SAN = "https://github.com/sigstore/sigstore-js/.github/workflows/release.yml@refs/heads/main"
 DIGEST = "sha256:" + "cd" * 32
 ACME = "https://github.com/acme/app"
 KEYS = "{keys: [cosign.pub]}"
@@ -55,7 +57,7 @@ rules:
 """
 GITHUB = (
     "{keyless: [{issuer: 'https://token.actions.githubusercontent.com',"
-    " subject_regex: '^https://github\\.com/%s/'}]}"
+    " subject_regex: '^https://github\\.com/%s/.+'}]}"
 )
 
 
@@ -94,32 +96,29 @@ def decision(policy: Policy, evidence: RequirementEvidence, digest: str = NPM_DI
     return decide(policy, request, Evidence(attestations=AttestationsEvidence((evidence,))))
 
 
-def real_statement() -> VerifiedStatement:
-    """The npm bundle's statement, as verification would hand it over."""
-    payload = base64.b64decode(json.loads(NPM_BUNDLE)["dsseEnvelope"]["payload"])
-    return VerifiedStatement("referrer sha256:npm", "signer", json.loads(payload), payload)
+def tampered(change: Callable[[dict[str, Any]], None]) -> BundleSignature:
+    doc = json.loads(NPM_BUNDLE)
+    change(doc)
+    return BundleSignature("referrer sha256:npm", json.dumps(doc).encode())
 
 
-def test_the_real_bundle_is_refused_by_sigstore_python_for_its_intoto_entry(
-    tmp_path: Path,
-) -> None:
-    # Known gap (sigstore-python 4.5 and its main branch): keyless bundles logged as Rekor
-    # intoto 0.0.2 entries, as npm's and older GitHub provenance are, are refused. The gate
-    # fails closed and says why.
-    evidence = judge(compile_policy(tmp_path))
-    assert evidence.statements == ()
-    assert "Integrated time only supported for dsse/hashedrekord 0.0.1" in evidence.problems[0]
-
-
-def test_real_slsa_provenance_satisfies_matching_conditions(tmp_path: Path) -> None:
-    conditions = requirement(compile_policy(tmp_path)).conditions
-    assert judge_statement(real_statement(), conditions).failed is None
+def test_real_slsa_provenance_verifies_offline_and_satisfies(tmp_path: Path) -> None:
+    # An intoto 0.0.2 Rekor entry: verified by gatekeeper itself (trust/intoto_bundles.py),
+    # since sigstore-python refuses that entry kind.
+    policy = compile_policy(tmp_path)
+    evidence = judge(policy)
+    assert evidence.problems == ()
+    assert evidence.satisfied_by is not None
+    assert evidence.satisfied_by.signer == f"https://token.actions.githubusercontent.com {SAN}"
+    allowed = decision(policy, evidence)
+    assert allowed.outcome is Outcome.ALLOW
+    assert any("attestation 'provenance'" in note for note in allowed.reasons)
 
 
 def test_real_slsa_provenance_with_another_repository_names_what_it_saw(tmp_path: Path) -> None:
     policy = compile_policy(tmp_path, repository="https://github.com/acme/app")
-    result = judge_statement(real_statement(), requirement(policy).conditions)
-    evidence = RequirementEvidence("provenance", SLSA, (result,), ("referrers",))
+    evidence = judge(policy)
+    assert evidence.satisfied_by is None
     denied = decision(policy, evidence)
     assert denied.outcome is Outcome.DENY
     assert denied.codes == ("attestation-unsatisfied",)
@@ -133,6 +132,67 @@ def test_real_slsa_provenance_with_another_repository_names_what_it_saw(tmp_path
         "saw predicate.buildDefinition.externalParameters.workflow.repository ="
         ' "https://github.com/sigstore/sigstore-js"'
     ) in reason
+
+
+@pytest.mark.parametrize(
+    ("signers", "reason"),
+    [
+        (GITHUB % "acme", "does not match the policy's keyless identities"),
+        (
+            "{keyless: [{issuer: 'https://token.actions.githubusercontent.com',"
+            f" subject: '{SAN}', claims: {{runner_environment: self-hosted}}}}]}}",
+            "claim runner_environment is 'github-hosted'",
+        ),
+    ],
+)
+def test_real_provenance_from_an_untrusted_identity_does_not_count(
+    tmp_path: Path, signers: str, reason: str
+) -> None:
+    policy = compile_policy(tmp_path, signers=signers)
+    evidence = judge(policy)
+    assert evidence.statements == ()
+    denied = decision(policy, evidence)
+    assert denied.codes == ("attestation-missing",)
+    assert reason in denied.reasons[0]
+
+
+def test_real_provenance_about_another_digest_does_not_count(tmp_path: Path) -> None:
+    evidence = judge(compile_policy(tmp_path), "sha512:" + "0" * 128)
+    assert evidence.statements == ()
+    assert f"attestation is for {NPM_DIGEST[:60]}" in evidence.problems[0]
+
+
+def _payload(doc: dict[str, Any]) -> None:
+    statement = json.loads(base64.b64decode(doc["dsseEnvelope"]["payload"]))
+    statement["predicate"]["buildDefinition"]["externalParameters"]["workflow"]["repository"] = (
+        "https://github.com/acme/app"
+    )
+    doc["dsseEnvelope"]["payload"] = base64.b64encode(json.dumps(statement).encode()).decode()
+
+
+def _set(doc: dict[str, Any]) -> None:
+    entry = doc["verificationMaterial"]["tlogEntries"][0]
+    entry["integratedTime"] = str(int(entry["integratedTime"]) + 1)
+
+
+def _no_promise(doc: dict[str, Any]) -> None:
+    del doc["verificationMaterial"]["tlogEntries"][0]["inclusionPromise"]
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        (_payload, "DSSE signature does not verify with the certificate's key"),
+        (_set, "Rekor SET does not verify"),
+        (_no_promise, "keyless bundle has no Rekor SET"),
+    ],
+)
+def test_a_tampered_real_bundle_is_refused(
+    tmp_path: Path, change: Callable[[dict[str, Any]], None], reason: str
+) -> None:
+    evidence = judge(compile_policy(tmp_path), NPM_DIGEST, tampered(change))
+    assert evidence.statements == ()
+    assert reason in evidence.problems[0], evidence.problems
 
 
 def keyed(digest: str, **changes: str) -> BundleSignature:
