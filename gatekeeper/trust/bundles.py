@@ -8,6 +8,9 @@ attaches the bundle as an OCI referrer (artifactType
 * Keyless bundles (a Fulcio certificate) are verified by sigstore-python's ``Verifier`` against
   the policy's trusted root: chain at the log's time, SCT, inclusion proof/promise, DSSE
   signature, log-entry consistency, and identity through :class:`IdentityPolicy`.
+* Keyless bundles whose log entry is Rekor ``intoto`` (npm provenance, GitHub's earlier
+  attestations) are refused by sigstore-python outright and verified by
+  :mod:`gatekeeper.trust.intoto_bundles` instead.
 * Key-based bundles (``publicKey`` hint, no certificate) are not supported by sigstore-python;
   the DSSE signature is checked here against the trusted keys, and a Rekor SET, when present,
   must verify and name the same payload, signature and key. Rekor v2 entries carry no SET;
