@@ -46,6 +46,9 @@ from gatekeeper.upstream.client import Upstream
 log = logging.getLogger("gatekeeper.provenance")
 
 CacheKey = tuple[str, AttestationRequirement]
+# CEL may build values from what it reads (``map``, ``+``): a statement larger than this is
+# not evaluated at all (SLSA provenance is a few KiB; vuln reports are not judged by CEL).
+MAX_CEL_STATEMENT_BYTES = 1024 * 1024
 
 
 class RegistryStatements:
@@ -144,6 +147,13 @@ def judge_statement(
     base = StatementResult(statement.source, statement.signer)
     if not conditions:
         return base
+    if len(statement.payload) > MAX_CEL_STATEMENT_BYTES:
+        return StatementResult(
+            statement.source,
+            statement.signer,
+            conditions[0].source,
+            f"not evaluated: the statement is larger than {MAX_CEL_STATEMENT_BYTES} bytes",
+        )
     try:
         variables = activation(statement.statement)
     except (TypeError, ValueError, RecursionError) as exc:

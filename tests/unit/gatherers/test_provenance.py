@@ -275,3 +275,13 @@ def test_problems_in_a_refusal_are_bounded(tmp_path: Path, count: int) -> None:
     )
     reason = decision(policy, evidence).reasons[0]
     assert ("… and 2 more problems" in reason) is (count == 5)
+
+
+def test_conditions_are_not_evaluated_over_huge_statements(tmp_path: Path) -> None:
+    from gatekeeper.gatherers.provenance import MAX_CEL_STATEMENT_BYTES, judge_statement
+    from gatekeeper.trust.attestations import VerifiedStatement
+
+    payload = b" " * (MAX_CEL_STATEMENT_BYTES + 1)
+    huge = VerifiedStatement("tag x.att", "key k", {"predicate": {}}, payload)
+    result = judge_statement(huge, requirement(compile_policy(tmp_path)).conditions)
+    assert result.reason.startswith("not evaluated: the statement is larger than")
