@@ -303,6 +303,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--json", dest="output", action="store_const", const="json", help="the same as -o json"
     )
     _add_limit_flags(evaluate)
+    evaluate.add_argument(
+        "--explain",
+        action="store_true",
+        help="also show, per requirement, each candidate found, what verified and why the"
+        " others did not count",
+    )
 
     verdicts = commands.add_parser("verdicts", help="vulnerability verdict tools")
     verdict_commands = verdicts.add_subparsers(dest="verdicts_command", required=True)
@@ -423,7 +429,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     settings = _settings(args)
     ref = evaluate.parse_reference(args.ref)
     admission = asyncio.run(evaluate.evaluate(settings, ref))
-    print(evaluate.render(admission, args.output == "json"))
+    print(evaluate.render(admission, args.output == "json", args.explain))
     return evaluate.exit_code(admission)
 
 

@@ -12,6 +12,7 @@ from gatekeeper.admission.admit import Admission, admit_manifest
 from gatekeeper.admission.policy_store import PolicyStore
 from gatekeeper.admission.wiring import build_deps
 from gatekeeper.config import Settings
+from gatekeeper.explain import explain
 from gatekeeper.oci.grammar import check_name, check_reference
 from gatekeeper.policy.loader import load_policy
 from gatekeeper.policy.model import Action, Outcome
@@ -56,10 +57,12 @@ async def evaluate(settings: Settings, ref: Reference) -> Admission:
         )
 
 
-def render(admission: Admission, as_json: bool) -> str:
+def render(admission: Admission, as_json: bool, explained: bool = False) -> str:
     decision = admission.decision
     request = admission.request
+    details = explain(admission) if explained else []
     if as_json:
+        extra = {"explain": details} if explained else {}
         return json.dumps(
             {
                 "repository": request.repository,
@@ -71,6 +74,7 @@ def render(admission: Admission, as_json: bool) -> str:
                 "reasons": list(decision.reasons),
                 "hints": list(decision.hints),
                 "codes": list(decision.codes),
+                **extra,
             },
             indent=2,
         )
@@ -84,6 +88,9 @@ def render(admission: Admission, as_json: bool) -> str:
     ]
     lines += [f"  reason: {reason}" for reason in decision.reasons]
     lines += [f"  fix:    {hint}" for hint in decision.hints]
+    if explained:
+        lines.append("  evidence:")
+        lines += [f"    {line}" for line in details]
     return "\n".join(lines)
 
 

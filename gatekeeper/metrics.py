@@ -119,7 +119,7 @@ CACHES = (
     "verdicts_shared",  # gatekeeper.scans.cache, Redis (asked after an in-process miss)
 )
 UPSTREAM_ERROR_KINDS = ("unavailable", "timeout", "protocol", "redirects")
-EVIDENCE_KINDS = ("signatures", "scan", "image")
+EVIDENCE_KINDS = ("signatures", "scan", "image", "attestations")
 VERIFICATION_KINDS = ("signatures", "attestations")
 
 

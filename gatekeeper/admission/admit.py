@@ -10,7 +10,7 @@ server and by ``gatekeeper evaluate``; it never touches a client connection.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from gatekeeper.admission.deps import Deps
 from gatekeeper.admission.evidence import Subject, gather
@@ -40,6 +40,7 @@ class Admission:
     decision: Decision
     manifest: Manifest | None  # pull/push: None when the bytes could not be parsed
     policy: Policy
+    evidence: Evidence = field(default_factory=Evidence)  # what was gathered (explain)
 
 
 def gate_repository(deps: Deps, action: Action, repository: str, reference: str) -> Admission:
@@ -128,7 +129,7 @@ async def admit_manifest(
         upstream, name = source or (deps.upstream, repository)
         subject = Subject(repository, digest, manifest, body, upstream, name)
         evidence = await gather(rule, subject, deps.gatherers, kinds)
-    return Admission(request, _decide(policy, request, evidence), manifest, policy)
+    return Admission(request, _decide(policy, request, evidence), manifest, policy, evidence)
 
 
 def _needs_evidence(request: AdmissionRequest) -> bool:

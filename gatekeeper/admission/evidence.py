@@ -15,6 +15,8 @@ from typing import Any, TypeVar
 from gatekeeper import metrics
 from gatekeeper.errors import GatekeeperError
 from gatekeeper.oci.manifest import Manifest
+from gatekeeper.policy.attestation_evidence import AttestationsEvidence
+from gatekeeper.policy.attestation_model import AttestationRequirement
 from gatekeeper.policy.evidence import Evidence, ImageFacts, ScanEvidence, SignatureEvidence
 from gatekeeper.policy.model import EvidenceKind, ImagePolicy, Rule, ScanPolicy, SignaturePolicy
 from gatekeeper.upstream.client import Upstream
@@ -50,6 +52,9 @@ SignatureGatherer = Callable[[Subject, SignaturePolicy], Awaitable[SignatureEvid
 # attestations count only when signed by the signers the rule trusts.
 ScanGatherer = Callable[[Subject, ScanPolicy, SignaturePolicy | None], Awaitable[ScanEvidence]]
 ImageGatherer = Callable[[Subject, ImagePolicy], Awaitable[ImageFacts]]
+AttestationGatherer = Callable[
+    [Subject, tuple[AttestationRequirement, ...]], Awaitable[AttestationsEvidence]
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +64,7 @@ class Gatherers:
     signatures: SignatureGatherer | None = None
     scan: ScanGatherer | None = None
     image: ImageGatherer | None = None
+    attestations: AttestationGatherer | None = None
 
 
 async def gather(
@@ -83,6 +89,10 @@ async def gather(
         )
     if EvidenceKind.IMAGE in needs and gatherers.image and rule.image:
         jobs[EvidenceKind.IMAGE] = _timed("image", gatherers.image(subject, rule.image))
+    if EvidenceKind.ATTESTATIONS in needs and gatherers.attestations and rule.attestations:
+        jobs[EvidenceKind.ATTESTATIONS] = _timed(
+            "attestations", gatherers.attestations(subject, rule.attestations)
+        )
     if not jobs:
         return Evidence()
     results = await asyncio.gather(*jobs.values(), return_exceptions=True)

@@ -51,6 +51,11 @@ class ArtifactKind:
     predicate_type: str
     max_layer_bytes: int
     max_bundle_bytes: int
+    also_predicate_types: tuple[str, ...] = ()  # equivalent names (OpenVEX has two)
+
+    @property
+    def predicate_types(self) -> frozenset[str]:
+        return frozenset((self.predicate_type, *self.also_predicate_types))
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,10 +74,18 @@ class RegistryArtifacts:
         self._upstream = upstream
         self._max_candidates = max_candidates
 
-    async def discover(self, subject: Subject, kind: ArtifactKind) -> Discovery:
-        """Fetch every candidate for ``subject``: tag artifact layers, then bundles."""
+    async def discover(
+        self, subject: Subject, kind: ArtifactKind, repository: str | None = None
+    ) -> Discovery:
+        """Fetch every candidate for ``subject``: tag artifact layers, then bundles.
+
+        ``repository`` names where they are stored when not beside the image (cosign's
+        ``COSIGN_REPOSITORY``: ``signatures.repository``), in the image's upstream, read with
+        gatekeeper's own credentials.
+        """
         tag = tag_fallback(subject.digest) + kind.tag_suffix
-        upstream, repository = subject.source(self._upstream)
+        upstream, beside = subject.source(self._upstream)
+        repository = repository or beside
         results = await asyncio.gather(
             self._tag_layers(upstream, repository, tag, kind),
             self._bundles(upstream, repository, subject.digest, kind),
@@ -87,7 +100,9 @@ class RegistryArtifacts:
                 raise result
             else:
                 candidates.extend(result)
-        return Discovery(tuple(candidates), (f"tag {tag}", "referrers"), tuple(problems))
+        where = "" if repository == beside else f" in {repository}"
+        looked_at = (f"tag {tag}{where}", f"referrers{where}")
+        return Discovery(tuple(candidates), looked_at, tuple(problems))
 
     async def _tag_layers(
         self, upstream: Upstream, repository: str, tag: str, kind: ArtifactKind
@@ -100,7 +115,7 @@ class RegistryArtifacts:
             layer
             for layer in manifest.layers
             if layer.media_type == kind.layer_media_type
-            and _wanted(layer, LAYER_PREDICATE_ANNOTATION, kind.predicate_type)
+            and _wanted(layer, LAYER_PREDICATE_ANNOTATION, kind.predicate_types)
         ]
         layers = layers[: self._max_candidates + 1]  # one more: "too many" is reported
         blobs = await asyncio.gather(
@@ -126,7 +141,7 @@ class RegistryArtifacts:
             d
             for d in referrers
             if d.artifact_type in BUNDLE_TYPES
-            and _wanted(d, BUNDLE_PREDICATE_ANNOTATION, kind.predicate_type)
+            and _wanted(d, BUNDLE_PREDICATE_ANNOTATION, kind.predicate_types)
         ]
         wanted = wanted[: self._max_candidates + 1]
         found = await asyncio.gather(
@@ -162,6 +177,6 @@ async def _empty() -> bytes:
     return b""
 
 
-def _wanted(descriptor: Descriptor, annotation: str, predicate_type: str) -> bool:
+def _wanted(descriptor: Descriptor, annotation: str, predicate_types: frozenset[str]) -> bool:
     named = descriptor.annotations.get(annotation)
-    return named is None or named == predicate_type
+    return named is None or named in predicate_types

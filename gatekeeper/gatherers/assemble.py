@@ -13,7 +13,9 @@ from gatekeeper.config import Settings
 from gatekeeper.gatherers.attestations import RegistryAttestations
 from gatekeeper.gatherers.image_config import ImageConfigs
 from gatekeeper.gatherers.notation import CombinedSignatures, NotationSignatures
+from gatekeeper.gatherers.provenance import RegistryStatements
 from gatekeeper.gatherers.signatures import RegistrySignatures
+from gatekeeper.gatherers.vex import RegistryVex, WithVex
 from gatekeeper.scans.cache import VerdictCache
 from gatekeeper.scans.directory import VerdictDirectory
 from gatekeeper.scans.gatherer import ScanVerdicts
@@ -42,10 +44,14 @@ async def build_gatherers(
     return Gatherers(
         signatures=CombinedSignatures(RegistrySignatures(upstream), NotationSignatures(upstream)),
         image=ImageConfigs(upstream),
-        scan=ScanVerdicts(
-            cache,
-            directory=directory,
-            scanner=scanner,
-            sources=[RegistryAttestations(upstream)],
+        attestations=RegistryStatements(upstream),
+        scan=WithVex(
+            ScanVerdicts(
+                cache,
+                directory=directory,
+                scanner=scanner,
+                sources=[RegistryAttestations(upstream)],
+            ),
+            RegistryVex(upstream),
         ),
     )

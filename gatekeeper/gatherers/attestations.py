@@ -97,7 +97,8 @@ class RegistryAttestations:
             return Found(None, NO_SIGNERS)
         material = compiled_material(signatures)
         scope = trust_scope(signatures, material)
-        key = (subject.digest, scope)
+        # Where they are read matters for "none found", not for whom a verdict is trusted.
+        key = (subject.digest, f"{scope} {signatures.repository or ''}")
         missed = self._misses.get(key)
         _COUNTS.count(missed is not None)
         if missed is not None:
@@ -118,13 +119,13 @@ class RegistryAttestations:
         self, subject: Subject, signatures: SignaturePolicy, material: TrustMaterial, scope: str
     ) -> Found:
         self.verifications += 1
-        found = await self._artifacts.discover(subject, self._kind)
+        found = await self._artifacts.discover(subject, self._kind, signatures.repository)
         with metrics.timed(metrics.VERIFICATION_SECONDS, "attestations"):
             answer = await asyncio.to_thread(
                 self._evaluate, found, subject.digest, signatures, material, scope
             )
         if answer.verdict is None:
-            self._misses[(subject.digest, scope)] = answer
+            self._misses[(subject.digest, f"{scope} {signatures.repository or ''}")] = answer
         return answer
 
     def _evaluate(

@@ -94,7 +94,7 @@ class RegistrySignatures:
         key: CacheKey,
     ) -> SignatureEvidence:
         self.verifications += 1
-        found = await self._artifacts.discover(subject, self._kind)
+        found = await self._artifacts.discover(subject, self._kind, policy.repository)
         with metrics.timed(metrics.VERIFICATION_SECONDS, "signatures"):
             evidence = await asyncio.to_thread(
                 evaluate_signatures,

@@ -59,6 +59,8 @@ CODES = frozenset(
         "image-size",
         "image-labels",
         "image-base",
+        "attestation-missing",  # no statement of the required type from a trusted signer
+        "attestation-unsatisfied",  # verified statements, but none meets the conditions
         "blob-not-admitted",  # a blob no admitted manifest in the repository lists
         "mount-source",  # a cross-repository mount reading a repository the client may not
         "internal-error",  # a check crashed: fail closed

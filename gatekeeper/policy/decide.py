@@ -128,7 +128,8 @@ def _manifest(rule: Rule, request: AdmissionRequest, evidence: Evidence) -> Chec
 def _inherited(rule: Rule, request: AdmissionRequest, evidence: Evidence) -> CheckResult:
     """A child pulled by digest after its index passed this rule.
 
-    The index's signature covers the digests it lists, so signatures are inherited.
+    The index's signature covers the digests it lists, so signatures are inherited, and
+    so are attestations (a statement about the index covers what it lists).
     Nothing else is: a vulnerability verdict about the child itself still counts, and its
     image config is checked again (an index may list children it was not image-checked
     through, such as ``unknown/unknown`` attestation entries).
@@ -149,9 +150,9 @@ def _own(
 ) -> CheckResult:
     """The evidence check of one ``kind``, as :func:`check_evidence` makes it."""
     if kind is EvidenceKind.IMAGE:
-        only = replace(rule, signatures=None, scan=None)
+        only = replace(rule, signatures=None, scan=None, attestations=())
     else:
-        only = replace(rule, signatures=None, image=None)
+        only = replace(rule, signatures=None, image=None, attestations=())
     return check_evidence(only, request, evidence)
 
 

@@ -7,10 +7,13 @@ from datetime import UTC, datetime
 
 from gatekeeper.oci.image_config import ImageFacts
 from gatekeeper.policy.artifacts import ManifestClass
+from gatekeeper.policy.attestation_evidence import AttestationsEvidence
 from gatekeeper.policy.model import Action
+from gatekeeper.policy.vex_evidence import VexEvidence
 
 __all__ = [
     "AdmissionRequest",
+    "AttestationsEvidence",
     "Evidence",
     "Finding",
     "ImageFacts",
@@ -82,6 +85,7 @@ class ScanVerdict:
 class ScanEvidence:
     verdict: ScanVerdict | None
     note: str = ""  # where gatekeeper looked when there is no verdict
+    vex: VexEvidence | None = None  # scan.vex: trusted OpenVEX statements (None: not read)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,3 +95,4 @@ class Evidence:
     signatures: SignatureEvidence | None = None
     scan: ScanEvidence | None = None
     image: ImageFacts | None = None
+    attestations: AttestationsEvidence | None = None

@@ -1,4 +1,5 @@
-"""Checks against gathered evidence (pull only): signatures, scan verdicts, image facts.
+"""Checks against gathered evidence (pull only): signatures, scan verdicts, image facts,
+attestations.
 
 A kind of evidence the rule needs but that could not be gathered refuses the request:
 the gate fails closed.
@@ -6,6 +7,7 @@ the gate fails closed.
 
 from __future__ import annotations
 
+from gatekeeper.policy.attestation_checks import check_attestations
 from gatekeeper.policy.checks import CheckResult, combine, note, plural, refuse, warn
 from gatekeeper.policy.evidence import AdmissionRequest, Evidence, SignatureEvidence
 from gatekeeper.policy.image_checks import check_image
@@ -40,6 +42,10 @@ def _check_kind(
         if evidence.scan is None or rule.scan is None:
             return missing
         return check_scan(rule.scan, evidence.scan, request)
+    if kind is EvidenceKind.ATTESTATIONS:
+        if evidence.attestations is None or not rule.attestations:
+            return missing
+        return check_attestations(rule.attestations, evidence.attestations, request)
     if evidence.image is None or rule.image is None:
         return missing
     return check_image(rule.image, evidence.image, request.now)

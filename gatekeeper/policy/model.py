@@ -16,6 +16,8 @@ from gatekeeper.policy.files import WatchedFile
 if TYPE_CHECKING:
     # Only for annotations: gatekeeper.trust imports this module at run time.
     from gatekeeper.policy.notation import NotationPolicy
+    from gatekeeper.policy.attestation_model import AttestationRequirement
+    from gatekeeper.policy.vex_model import VexPolicy
     from gatekeeper.trust.material import TrustMaterial
 
 # Field metadata for what the policy fingerprint leaves out (gatekeeper.policy.fingerprint):
@@ -67,6 +69,7 @@ class EvidenceKind(enum.Enum):
     SIGNATURES = "signatures"
     SCAN = "scan"
     IMAGE = "image"
+    ATTESTATIONS = "attestations"
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,12 +81,38 @@ class TagPolicy:
 
 
 @dataclass(frozen=True, slots=True)
-class KeylessIdentity:
-    """A Fulcio certificate identity: issuer plus exact subject or subject regex."""
+class ClaimMatcher:
+    """One Fulcio certificate claim (``gatekeeper.trust.fulcio_claims``): exact or regex."""
 
-    issuer: str
+    name: str  # e.g. "source_repository_ref"
+    value: str | None = None
+    regex: re.Pattern[str] | None = None  # fullmatch
+
+    def accepts(self, found: str | None) -> bool:
+        if found is None:
+            return False  # a claim the policy names must be present
+        if self.value is not None:
+            return found == self.value
+        return self.regex is not None and self.regex.fullmatch(found) is not None
+
+    def describe(self) -> str:
+        return (
+            f"{self.name} {self.value!r}"
+            if self.regex is None
+            else (f"{self.name} ~ {self.regex.pattern!r}")
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class KeylessIdentity:
+    """A Fulcio certificate identity: issuer (exact or regex), subject (exact or regex), and
+    claims every one of which the certificate must carry."""
+
+    issuer: str | None  # None only with issuer_regex
     subject: str | None = None
     subject_regex: re.Pattern[str] | None = None
+    issuer_regex: re.Pattern[str] | None = None  # fullmatch
+    claims: tuple[ClaimMatcher, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +133,9 @@ class SignaturePolicy:
     # None: Sigstore production root
     trusted_root: Path | None = field(default=None, metadata=NOT_FINGERPRINTED)
     material: TrustMaterial | None = None
+    # where signatures and attestations are stored (cosign's COSIGN_REPOSITORY), in the
+    # image's upstream; None: beside the image
+    repository: str | None = None
     # Notary Project signatures (gatekeeper.policy.notation); they count towards threshold
     notation: NotationPolicy | None = None
 
@@ -135,6 +167,7 @@ class ScanPolicy:
     ignore_unfixed: bool = False
     ignore: tuple[IgnoredVulnerability, ...] = ()
     scanner: str | None = None  # Harbor Pluggable Scanner API base URL
+    vex: VexPolicy | None = None  # signed OpenVEX may answer findings
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +195,7 @@ class Rule:
     signatures: SignaturePolicy | None = None
     scan: ScanPolicy | None = None
     image: ImagePolicy | None = None
+    attestations: tuple[AttestationRequirement, ...] = ()
     source: str = field(default="", metadata=NOT_FINGERPRINTED)  # "file:line" of the rule
 
     def matches(self, repository: str) -> bool:
@@ -184,6 +218,8 @@ class Rule:
             kinds.add(EvidenceKind.SCAN)
         if self.image is not None:
             kinds.add(EvidenceKind.IMAGE)
+        if self.attestations:
+            kinds.add(EvidenceKind.ATTESTATIONS)
         return frozenset(kinds)
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from gatekeeper.policy import fields as f
+from gatekeeper.policy.attestation_section import compile_attestations
 from gatekeeper.policy.fields import Context
 from gatekeeper.policy.globs import GlobError, compile_repository_glob
 from gatekeeper.policy.model import Mode, Rule, RuleAction, TagPolicy
@@ -22,11 +23,21 @@ from gatekeeper.policy.yamldoc import PathKey
 T = TypeVar("T")
 
 FILE_KEYS = ("mode", "rules")
-RULE_KEYS = ("name", "repositories", "action", "mode", "tags", "signatures", "scan", "image")
+RULE_KEYS = (
+    "name",
+    "repositories",
+    "action",
+    "mode",
+    "tags",
+    "signatures",
+    "scan",
+    "image",
+    "attestations",
+)
 MODES = tuple(mode.value for mode in Mode)
 ACTIONS = tuple(action.value for action in RuleAction)
 # Sections that only mean something when the rule admits images.
-CHECK_SECTIONS = ("tags", "signatures", "scan", "image")
+CHECK_SECTIONS = ("tags", "signatures", "scan", "image", "attestations")
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +89,7 @@ def compile_rule(ctx: Context, path: PathKey, value: object) -> Rule | None:
     signatures = _section(ctx, path, section, "signatures", compile_signatures)
     scan = _section(ctx, path, section, "scan", compile_scan)
     image = _section(ctx, path, section, "image", compile_image)
+    attestations = _section(ctx, path, section, "attestations", compile_attestations)
     if name is None or not globs:
         return None
     return Rule(
@@ -90,6 +102,7 @@ def compile_rule(ctx: Context, path: PathKey, value: object) -> Rule | None:
         signatures=signatures,
         scan=scan,
         image=image,
+        attestations=attestations or (),
         source=f"{ctx.reporter.document.file}:{ctx.reporter.document.line(path)}",
     )
 

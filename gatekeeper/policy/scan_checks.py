@@ -8,6 +8,8 @@ from gatekeeper.policy.checks import CheckResult, as_utc, note, plural, refuse
 from gatekeeper.policy.evidence import AdmissionRequest, Finding, ScanEvidence, ScanVerdict
 from gatekeeper.policy.model import ScanPolicy
 from gatekeeper.policy.units import format_duration
+from gatekeeper.policy.vex_checks import apply_vex
+from gatekeeper.policy.vex_evidence import VexEvidence
 
 SEVERITY_ORDER = ("CRITICAL", "HIGH", "MEDIUM", "LOW", "UNKNOWN")
 LISTED_FINDINGS = 5  # a refusal names this many findings, then gives the total
@@ -26,7 +28,7 @@ def check_scan(
             )
             return refuse(missing, hint, code="scan-missing")
         return note(f"{missing}; allowed because scan.require_verdict is false")
-    return _check_findings(policy, verdict, as_utc(request.now).date())
+    return _check_findings(policy, verdict, as_utc(request.now).date(), evidence.vex)
 
 
 def _usable_verdict(
@@ -60,10 +62,19 @@ def _usable_verdict(
     return verdict, ""
 
 
-def _check_findings(policy: ScanPolicy, verdict: ScanVerdict, today: date) -> CheckResult:
+def _check_findings(
+    policy: ScanPolicy, verdict: ScanVerdict, today: date, vex: VexEvidence | None
+) -> CheckResult:
     blocking = blocking_findings(policy, verdict.findings, today)
+    vex_notes: list[str] = []
+    if policy.vex is not None:
+        # Only a rule that names VEX signers lets VEX answer anything (fail closed).
+        blocking, vex_notes = apply_vex(vex, blocking)
+        if vex is not None and vex.note:
+            vex_notes.append(f"VEX: {vex.note}")
+    answered = CheckResult(notes=tuple(vex_notes))
     if not blocking:
-        return note(f"vulnerability verdict from {verdict.source}: no blocking findings")
+        return note(f"vulnerability verdict from {verdict.source}: no blocking findings") + answered
     listed = "; ".join(_describe(finding) for finding in blocking[:LISTED_FINDINGS])
     more = len(blocking) - LISTED_FINDINGS
     if more > 0:
@@ -76,8 +87,11 @@ def _check_findings(policy: ScanPolicy, verdict: ScanVerdict, today: date) -> Ch
         "upgrade the affected packages and rebuild, or add a reviewed scan.ignore entry"
         " with a reason and an until date"
     )
+    if vex_notes:
+        shown = "; ".join(vex_notes[:LISTED_FINDINGS])
+        reason += f" [{shown}]"
     expired = _expired_ignores(policy, blocking, today)
-    return refuse(reason, hint, *expired, code="scan-vulnerable")
+    return refuse(reason, hint, *expired, code="scan-vulnerable") + answered
 
 
 def blocking_findings(

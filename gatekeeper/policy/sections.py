@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
+from gatekeeper.errors import GatekeeperError
+from gatekeeper.oci.grammar import check_name
 from gatekeeper.policy import fields as f
+from gatekeeper.policy.claims import compile_claims
 from gatekeeper.policy.fields import Context
 from gatekeeper.policy.globs import GlobError, check_tag_glob
 from gatekeeper.policy.model import (
@@ -25,9 +28,25 @@ from gatekeeper.trust.material import trust_material
 T = TypeVar("T")
 
 TAG_KEYS = ("deny", "allow", "require_digest", "immutable")
-SIGNATURE_KEYS = ("keys", "keyless", "notation", "threshold", "transparency_log", "trusted_root")
-KEYLESS_KEYS = ("issuer", "subject", "subject_regex")
-SCAN_KEYS = ("deny_severities", "require_verdict", "max_age", "ignore_unfixed", "ignore", "scanner")
+SIGNATURE_KEYS = (
+    "keys",
+    "keyless",
+    "notation",
+    "threshold",
+    "transparency_log",
+    "trusted_root",
+    "repository",
+)
+KEYLESS_KEYS = ("issuer", "issuer_regex", "subject", "subject_regex", "claims")
+SCAN_KEYS = (
+    "deny_severities",
+    "require_verdict",
+    "max_age",
+    "ignore_unfixed",
+    "ignore",
+    "scanner",
+    "vex",
+)
 IGNORE_KEYS = ("id", "reason", "until")
 IMAGE_KEYS = (
     "user",
@@ -122,7 +141,19 @@ def compile_signatures(ctx: Context, path: PathKey, value: object) -> SignatureP
         trusted_root=named_root[0] if named_root else None,
         material=trust_material(tuple(key for _, key in keys), root) if root else None,
         notation=notation,
+        repository=_one(ctx, path, section, "repository", _repository),
     )
+
+
+def _repository(ctx: Context, path: PathKey, value: object) -> str | None:
+    text = f.string(ctx, path, value)
+    if text is None:
+        return None
+    try:
+        return check_name(text)
+    except GatekeeperError as exc:
+        ctx.problem(path, exc.message)
+        return None
 
 
 def _notation_count(value: object) -> int:
@@ -143,23 +174,38 @@ def _count(value: object) -> int:
 
 
 def _keyless(ctx: Context, path: PathKey, value: object) -> KeylessIdentity | None:
-    entry = f.mapping(ctx, path, value, KEYLESS_KEYS, required=("issuer",))
+    entry = f.mapping(ctx, path, value, KEYLESS_KEYS)
     if entry is None:
         return None
-    issuer = f.string(ctx, (*path, "issuer"), entry["issuer"]) if "issuer" in entry else None
+    if ("issuer" in entry) == ("issuer_regex" in entry):
+        ctx.problem(path, "set exactly one of issuer or issuer_regex")
+        return None
+    issuer = _one(ctx, path, entry, "issuer", f.string)
+    issuer_regex = _one(ctx, path, entry, "issuer_regex", f.regex)
+    claims = _one(ctx, path, entry, "claims", compile_claims) or ()
     has_subject, has_regex = "subject" in entry, "subject_regex" in entry
     if has_subject == has_regex:
         ctx.problem(path, "set exactly one of subject or subject_regex")
         return None
+    if issuer is None and issuer_regex is None:
+        return None
     if has_subject:
         subject = f.string(ctx, (*path, "subject"), entry["subject"])
-        return KeylessIdentity(issuer, subject=subject) if issuer and subject else None
+        if subject is None:
+            return None
+        return KeylessIdentity(issuer, subject, issuer_regex=issuer_regex, claims=claims)
     pattern = f.regex(ctx, (*path, "subject_regex"), entry["subject_regex"])
-    return KeylessIdentity(issuer, subject_regex=pattern) if issuer and pattern else None
+    if pattern is None:
+        return None
+    return KeylessIdentity(issuer, subject_regex=pattern, issuer_regex=issuer_regex, claims=claims)
 
 
 def compile_scan(ctx: Context, path: PathKey, value: object) -> ScanPolicy | None:
-    """``scan: {deny_severities, require_verdict, max_age, ignore_unfixed, ignore, scanner}``."""
+    """``scan: {deny_severities, require_verdict, max_age, ignore_unfixed, ignore, scanner,
+    vex}``."""
+    # vex_section builds on compile_signatures from this module: imported here, not above.
+    from gatekeeper.policy.vex_section import compile_vex
+
     section = f.mapping(ctx, path, value, SCAN_KEYS)
     if section is None:
         return None
@@ -178,6 +224,7 @@ def compile_scan(ctx: Context, path: PathKey, value: object) -> ScanPolicy | Non
         ignore_unfixed=_flag(ctx, path, section, "ignore_unfixed", defaults.ignore_unfixed),
         ignore=_list(ctx, path, section, "ignore", _ignored),
         scanner=_one(ctx, path, section, "scanner", _scanner),
+        vex=_one(ctx, path, section, "vex", compile_vex),
     )
 
 

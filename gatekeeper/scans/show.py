@@ -17,6 +17,7 @@ from gatekeeper.policy.evidence import AdmissionRequest, Finding, ScanEvidence, 
 from gatekeeper.policy.model import Action, ScanPolicy
 from gatekeeper.policy.scan_checks import SEVERITY_ORDER, blocking_findings, check_scan
 from gatekeeper.policy.units import format_duration
+from gatekeeper.policy.vex_evidence import VexEvidence
 
 LISTED = 20  # findings listed per group; the rest are counted
 
@@ -29,11 +30,14 @@ def show_verdict(
     digest: str | None = None,
     repository: str | None = None,
     note: str = "",
+    vex: VexEvidence | None = None,
 ) -> str:
     """A human report on ``verdict`` under ``policy`` at ``now`` (several lines, no colour).
 
     ``digest`` is the manifest asked about (default: the verdict's); ``note`` says where
-    gatekeeper looked when there is no verdict.
+    gatekeeper looked when there is no verdict; ``vex`` holds the trusted OpenVEX statements
+    about the image (``scan.vex``), and the report names the statement that answered each
+    finding it took out of the blocking set.
     """
     subject = digest or (verdict.digest if verdict is not None else "(unknown digest)")
     request = AdmissionRequest(
@@ -44,7 +48,7 @@ def show_verdict(
         media_type="",
         now=now,
     )
-    result = check_scan(policy, ScanEvidence(verdict, note), request)
+    result = check_scan(policy, ScanEvidence(verdict, note, vex), request)
     lines = [f"digest:   {subject}"]
     if verdict is not None:
         lines += _describe_verdict(verdict, policy, now)

@@ -4,7 +4,9 @@ A REF (``repo:tag`` / ``repo@digest``) is resolved to its manifest digest throug
 upstream with gatekeeper's own credentials; a bare digest needs no upstream. Verdicts come
 from the report directory and, with ``--redis``, the shared cache (the newest wins, as when
 serving). The scan policy is the matching rule's when ``--policy`` is given, else the
-default (a verdict is required; CRITICAL refuses).
+default (a verdict is required; CRITICAL refuses). When that rule has ``scan.vex``, the signed
+OpenVEX statements about the image are read from the upstream (a REF is needed) and the
+report says which statement answered which finding.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from gatekeeper.policy.evidence import ScanVerdict
 from gatekeeper.policy.loader import load_policy
 from gatekeeper.policy.model import ScanPolicy
 from gatekeeper.policy.scan_checks import check_scan
+from gatekeeper.policy.vex_evidence import VexEvidence
+from gatekeeper.policy.vex_model import VexPolicy
 from gatekeeper.scans.cache import VerdictCache
 from gatekeeper.scans.directory import VerdictDirectory
 from gatekeeper.scans.show import show_verdict
@@ -53,10 +57,37 @@ async def verdict_report(target: str, settings: Settings) -> Report:
         raise ConfigError("give --verdicts DIR (and/or --redis URL) to look for verdicts")
     newest = max(found, key=lambda v: v.created or datetime.min.replace(tzinfo=UTC), default=None)
     now = datetime.now(UTC)
+    vex = None if scan.vex is None else await _read_vex(settings, repository, digest, scan.vex)
     text = show_verdict(
-        newest, scan, now, digest=digest, repository=repository, note=", ".join(looked)
+        newest, scan, now, digest=digest, repository=repository, note=", ".join(looked), vex=vex
     )
-    return Report(text, _passes(newest, scan, digest, repository, now, ", ".join(looked)))
+    passes = _passes(newest, scan, digest, repository, now, ", ".join(looked), vex)
+    return Report(text, passes)
+
+
+async def _read_vex(
+    settings: Settings, repository: str | None, digest: str, policy: VexPolicy
+) -> VexEvidence:
+    """The trusted OpenVEX statements about ``digest``, read as the gate reads them."""
+    if repository is None or not settings.upstream:
+        return VexEvidence((), "not read: give a REF and --upstream to read signed VEX")
+    from gatekeeper.admission.evidence import Subject
+    from gatekeeper.errors import GatekeeperError
+    from gatekeeper.gatherers.vex import RegistryVex
+    from gatekeeper.oci.manifest import parse_manifest
+    from gatekeeper.upstream.pool import build_upstreams
+    from gatekeeper.upstream.reads import fetch_manifest
+
+    upstream, _ = build_upstreams(settings)
+    try:
+        fetched = await fetch_manifest(upstream, repository, digest, settings.limits.manifest_bytes)
+        manifest = parse_manifest(fetched.data, fetched.content_type)
+        subject = Subject(repository, digest, manifest, fetched.data)
+        return await RegistryVex(upstream)(subject, policy)
+    except GatekeeperError as exc:
+        return VexEvidence((), f"not read: {exc.message}")
+    finally:
+        await upstream.session.close()
 
 
 async def _resolve(target: str, settings: Settings) -> tuple[str | None, str]:
@@ -93,9 +124,10 @@ def _passes(
     repository: str | None,
     now: datetime,
     note: str,
+    vex: VexEvidence | None = None,
 ) -> bool:
     from gatekeeper.policy.evidence import AdmissionRequest, ScanEvidence
     from gatekeeper.policy.model import Action
 
     request = AdmissionRequest(Action.PULL, repository or "", digest, digest, "", now)
-    return not check_scan(scan, ScanEvidence(verdict, note), request).refusals
+    return not check_scan(scan, ScanEvidence(verdict, note, vex), request).refusals

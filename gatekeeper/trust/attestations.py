@@ -86,7 +86,7 @@ class AttestationEvidence:
 def evaluate_attestations(
     candidates: Iterable[Candidate],
     image_digest: str,
-    predicate_type: str,
+    predicate_type: str | frozenset[str],
     policy: SignaturePolicy,
     material: TrustMaterial,
     *,
@@ -118,7 +118,7 @@ def evaluate_attestations(
 def verify_attestation(
     candidate: Candidate,
     image_digest: str,
-    predicate_type: str,
+    predicate_type: str | frozenset[str],
     policy: SignaturePolicy,
     material: TrustMaterial,
     limits: TrustLimits = DEFAULT_LIMITS,

@@ -8,6 +8,9 @@ attaches the bundle as an OCI referrer (artifactType
 * Keyless bundles (a Fulcio certificate) are verified by sigstore-python's ``Verifier`` against
   the policy's trusted root: chain at the log's time, SCT, inclusion proof/promise, DSSE
   signature, log-entry consistency, and identity through :class:`IdentityPolicy`.
+* Keyless bundles whose log entry is Rekor ``intoto`` (npm provenance, GitHub's earlier
+  attestations) are refused by sigstore-python outright and verified by
+  :mod:`gatekeeper.trust.intoto_bundles` instead.
 * Key-based bundles (``publicKey`` hint, no certificate) are not supported by sigstore-python;
   the DSSE signature is checked here against the trusted keys, and a Rekor SET, when present,
   must verify and name the same payload, signature and key. Rekor v2 entries carry no SET;
@@ -77,6 +80,9 @@ def open_bundle(
 
     The payload is not interpreted here; :func:`check_statement` reads it.
     """
+    # Imported here: intoto_bundles builds on dsse_pae from this module.
+    from gatekeeper.trust.intoto_bundles import logged_as_intoto, verify_keyless_intoto
+
     if not bundle:  # what a gatherer passes for a bundle it declined to download
         raise SignatureRejected(
             f"bundle is empty (not fetched, or larger than {limits.max_bundle_bytes} bytes)"
@@ -97,6 +103,9 @@ def open_bundle(
             envelope, material_doc, policy, material, limits
         )
     elif "certificate" in material_doc or "x509CertificateChain" in material_doc:
+        if logged_as_intoto(material_doc):
+            # sigstore-python refuses intoto log entries outright: see intoto_bundles.
+            return verify_keyless_intoto(doc, policy, material, limits)
         signer, payload_type, payload = _verify_keyless(bundle, policy, material)
     else:
         raise SignatureRejected("bundle has neither a public key hint nor a certificate")
@@ -114,9 +123,11 @@ def check_statement(
     payload: bytes,
     image_digest: str,
     limits: TrustLimits,
-    predicate_type: str = COSIGN_SIGN_PREDICATE,
+    predicate_type: str | frozenset[str] = COSIGN_SIGN_PREDICATE,
 ) -> dict[str, Any]:
     """The payload is an in-toto statement of ``predicate_type`` about ``image_digest``.
+
+    ``predicate_type`` may be a set of equivalent types (OpenVEX has two in use).
 
     Returns the parsed statement. The default predicate is cosign's image signature; an
     attestation names its own.
@@ -128,11 +139,12 @@ def check_statement(
         raise SignatureRejected("DSSE payload is not an in-toto statement")
     predicate = member(statement, "predicateType", str, "in-toto statement")
     signing = predicate_type == COSIGN_SIGN_PREDICATE
-    if predicate != predicate_type:
+    accepted = {predicate_type} if isinstance(predicate_type, str) else predicate_type
+    if predicate not in accepted:
         raise SignatureRejected(
             f"bundle is a {predicate[:80]!r} attestation, not a cosign image signature"
             if signing
-            else f"attestation predicate is {predicate[:80]!r}, not {predicate_type!r}"
+            else f"attestation predicate is {predicate[:80]!r}, not {_named(accepted)}"
         )
     subjects = member(statement, "subject", list, "in-toto statement")
     if len(subjects) > limits.max_subjects:
@@ -144,6 +156,10 @@ def check_statement(
         what = "signature" if signing else "attestation"
         raise SignatureRejected(f"{what} is for {shown[:200]} not {image_digest}")
     return statement
+
+
+def _named(accepted: set[str] | frozenset[str]) -> str:
+    return " or ".join(repr(item) for item in sorted(accepted))
 
 
 def _subject_digest(subject: Any, algorithm: str) -> str | None:

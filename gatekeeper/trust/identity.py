@@ -3,7 +3,9 @@
 A Fulcio certificate names its subject in the Subject Alternative Name (an email, a URI such
 as a GitHub workflow, or a Sigstore ``OtherName``) and the OIDC issuer in an extension: the v2
 extension ``1.3.6.1.4.1.57264.1.8`` (a DER UTF8String) and, in older certificates, the legacy
-``1.3.6.1.4.1.57264.1.1`` (raw UTF-8 bytes) (fulcio ``docs/oid-info.md``).
+``1.3.6.1.4.1.57264.1.1`` (raw UTF-8 bytes) (fulcio ``docs/oid-info.md``). A policy
+identity may also name claims about the signing workload
+(:mod:`gatekeeper.trust.fulcio_claims`): all of them must hold.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from sigstore.errors import VerificationError
 from gatekeeper.policy.model import KeylessIdentity
 from gatekeeper.trust._decode import der_utf8_string
 from gatekeeper.trust.errors import SignatureRejected
+from gatekeeper.trust.fulcio_claims import claim
 
 OIDC_ISSUER_LEGACY = ObjectIdentifier("1.3.6.1.4.1.57264.1.1")
 OIDC_ISSUER_V2 = ObjectIdentifier("1.3.6.1.4.1.57264.1.8")
@@ -87,9 +90,15 @@ def _subjects(cert: x509.Certificate) -> tuple[str, ...]:
     return tuple(subjects)
 
 
+def _issuer_accepted(identity: KeylessIdentity, issuer: str) -> bool:
+    if identity.issuer_regex is not None:
+        return identity.issuer_regex.fullmatch(issuer) is not None
+    return issuer == identity.issuer
+
+
 def _accepts(identity: KeylessIdentity, found: CertificateIdentity) -> str | None:
-    """The subject ``identity`` accepts, if any (issuer exact; subject exact or fullmatch)."""
-    if found.issuer != identity.issuer:
+    """The subject ``identity`` accepts, if any (issuer and subject exact or fullmatch)."""
+    if not _issuer_accepted(identity, found.issuer):
         return None
     for subject in found.subjects:
         if identity.subject is not None and subject == identity.subject:
@@ -99,22 +108,47 @@ def _accepts(identity: KeylessIdentity, found: CertificateIdentity) -> str | Non
     return None
 
 
+def _claim_mismatch(identity: KeylessIdentity, cert: x509.Certificate) -> str | None:
+    """Why the certificate's claims fail ``identity``'s matchers (None: they all hold)."""
+    for matcher in identity.claims:
+        value = claim(cert, matcher.name)
+        if not matcher.accepts(value):
+            shown = "absent" if value is None else repr(value[:120])
+            return f"claim {matcher.name} is {shown}, the policy wants {matcher.describe()}"
+    return None
+
+
 def _describe_policy(identities: Sequence[KeylessIdentity]) -> str:
     parts = []
     for identity in identities[:4]:
         wanted = identity.subject or (identity.subject_regex and identity.subject_regex.pattern)
-        parts.append(f"{wanted} (issuer {identity.issuer})")
+        issuer = identity.issuer or (identity.issuer_regex and identity.issuer_regex.pattern)
+        claims = "".join(f", {matcher.describe()}" for matcher in identity.claims[:3])
+        parts.append(f"{wanted} (issuer {issuer}{claims})")
     more = f" and {len(identities) - 4} more" if len(identities) > 4 else ""
     return "; ".join(parts) + more
 
 
 def match_identity(cert: x509.Certificate, identities: Sequence[KeylessIdentity]) -> str:
-    """The signer name ``"<issuer> <subject>"`` when a policy identity accepts ``cert``."""
+    """The signer name ``"<issuer> <subject>"`` when a policy identity accepts ``cert``.
+
+    An identity accepts a certificate when its issuer and subject match and every claim it
+    names is present in the certificate with a matching value.
+    """
     found = certificate_identity(cert)
+    mismatch = None
     for identity in identities:
         subject = _accepts(identity, found)
-        if subject is not None:
+        if subject is None:
+            continue
+        mismatch = _claim_mismatch(identity, cert)
+        if mismatch is None:
             return f"{found.issuer} {subject}"
+    if mismatch is not None:  # issuer and subject matched: the claim is what to fix
+        raise SignatureRejected(
+            f"certificate {mismatch} (identity {found.describe()}; policy:"
+            f" {_describe_policy(identities)})"
+        )
     raise SignatureRejected(
         f"certificate identity {found.describe()} does not match "
         f"the policy's keyless identities: {_describe_policy(identities) or 'none'}"

@@ -77,6 +77,9 @@ def trust_scope(policy: SignaturePolicy, material: TrustMaterial) -> str:
     digest.update(f"material {material.fingerprint}\n".encode())
     for identity in policy.keyless:
         pattern = identity.subject_regex.pattern if identity.subject_regex else None
-        digest.update(repr((identity.issuer, identity.subject, pattern)).encode() + b"\n")
+        issuer_pattern = identity.issuer_regex.pattern if identity.issuer_regex else None
+        claims = [(m.name, m.value, m.regex.pattern if m.regex else None) for m in identity.claims]
+        described = (identity.issuer, identity.subject, pattern, issuer_pattern, claims)
+        digest.update(repr(described).encode() + b"\n")
     digest.update(f"transparency_log {policy.transparency_log}\n".encode())
     return digest.hexdigest()[:16]

@@ -253,16 +253,18 @@ def check_dsse_entry(
 
     ``envelope`` is the envelope JSON exactly as stored (a ``.att`` layer blob), which an
     ``intoto`` body hashes whole; None where those bytes do not exist (a bundle holds the
-    envelope re-encoded), and then only a ``dsse`` body can be matched.
+    envelope re-encoded), and then a ``dsse`` or an ``intoto`` 0.0.2 body (which logs the
+    signatures themselves) can be matched, an ``intoto`` 0.0.1 one cannot.
     """
     if claims.kind == "dsse":
         check_entry_matches(claims, payload=payload, signature=signature, verifier=verifier)
         return
     if claims.kind != "intoto":
         raise SignatureRejected(f"Rekor {claims.kind} entry does not describe a DSSE envelope")
-    if envelope is None:
+    if envelope is None and not claims.signatures:
+        # 0.0.1 binds the signatures only through the envelope hash.
         raise SignatureRejected("Rekor intoto entry hashes envelope bytes this bundle lacks")
-    if claims.envelope_sha256 != hashlib.sha256(envelope).hexdigest():
+    if envelope is not None and claims.envelope_sha256 != hashlib.sha256(envelope).hexdigest():
         raise SignatureRejected("Rekor entry is for a different envelope")
     if claims.payload_sha256 != hashlib.sha256(payload).hexdigest():
         raise SignatureRejected("Rekor entry is for a different payload")

@@ -212,8 +212,13 @@ class FakeSigstore:
         not_before: datetime = SIGNED_AT - timedelta(minutes=1),
         with_sct: bool = True,
         code_signing: bool = True,
+        claims: dict[str, str] | None = None,
     ) -> Leaf:
-        """A Fulcio-profile certificate for ``san`` (default: an email SAN)."""
+        """A Fulcio-profile certificate for ``san`` (default: an email SAN).
+
+        ``claims`` maps Fulcio extension OIDs (dotted) to values: a v2 OID (``….1.8`` and
+        above) gets a DER UTF8String, a legacy one (``….1.1`` to ``.1.6``) raw UTF-8 bytes.
+        """
         key = ec.generate_private_key(ec.SECP256R1())
         san = san or x509.RFC822Name("dev@example.test")
         eku = ExtendedKeyUsageOID.CODE_SIGNING if code_signing else ExtendedKeyUsageOID.SERVER_AUTH
@@ -241,6 +246,11 @@ class FakeSigstore:
             builder = builder.add_extension(ext, critical=False)
         if issuer is not None:
             ext = x509.UnrecognizedExtension(OIDC_ISSUER_V2, der_utf8(issuer))
+            builder = builder.add_extension(ext, critical=False)
+        for dotted, text in (claims or {}).items():
+            legacy = int(dotted.rsplit(".", 1)[1]) < 8
+            raw = text.encode() if legacy else der_utf8(text)
+            ext = x509.UnrecognizedExtension(x509.ObjectIdentifier(dotted), raw)
             builder = builder.add_extension(ext, critical=False)
         if with_sct:
             builder = self._with_sct(builder, not_before)

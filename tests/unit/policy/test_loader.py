@@ -309,7 +309,7 @@ INVALID = [
         'rules: [{name: a, repositories: ["**"], zzz: 1}]\n',
         [
             "p.yaml:1: rules[0].zzz: unknown key 'zzz' (allowed: name, repositories, action,"
-            " mode, tags, signatures, scan, image)"
+            " mode, tags, signatures, scan, image, attestations)"
         ],
         True,
     ),
@@ -429,7 +429,7 @@ INVALID = [
             "p.yaml:6: rules[0].signatures.threshold: must be at least 1, got 0",
             "p.yaml:7: rules[0].signatures.transparency_log: must be one of optional,"
             " required, got 'always'",
-            "p.yaml:9: rules[0].signatures.keyless[0]: missing required key 'issuer'",
+            "p.yaml:9: rules[0].signatures.keyless[0]: set exactly one of issuer or issuer_regex",
             "p.yaml:10: rules[0].signatures.keyless[1]: set exactly one of subject or"
             " subject_regex",
             "p.yaml:11: rules[0].signatures.keyless[2]: set exactly one of subject or"
