@@ -15,8 +15,8 @@ from gatekeeper.policy.files import WatchedFile
 
 if TYPE_CHECKING:
     # Only for annotations: gatekeeper.trust imports this module at run time.
-    from gatekeeper.policy.notation import NotationPolicy
     from gatekeeper.policy.attestation_model import AttestationRequirement
+    from gatekeeper.policy.notation import NotationPolicy
     from gatekeeper.policy.vex_model import VexPolicy
     from gatekeeper.trust.material import TrustMaterial
 
