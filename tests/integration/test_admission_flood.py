@@ -9,6 +9,7 @@ pull writes as many records as the manifest lists.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import uuid
@@ -177,5 +178,30 @@ async def test_redis_records_expire_by_the_wall_clock(redis: RedisServer) -> Non
         assert await reader.parent_of("idx", "sha256:child", "fp") == "sha256:index"
         now[0] += 31
         assert await reader.parent_of("idx", "sha256:child", "fp") is None
+    finally:
+        await shared.close()
+
+
+async def test_a_warm_admission_is_written_to_redis_once_per_quarter_ttl(
+    redis: RedisServer,
+) -> None:
+    shared = SharedRedis(redis.url)
+    try:
+        writer = SharedAdmissionStore(shared, ttl=0.4, max_entries=40, repository_entries=10)
+        reader = SharedAdmissionStore(shared, ttl=0.4, max_entries=40, repository_entries=10)
+
+        async def commands() -> int:
+            info = await shared.run(lambda r: r.info("stats"))
+            return int(info["total_commands_processed"])
+
+        await writer.open_blobs("warm", ["sha256:a", "sha256:b"], "fp")
+        before = await commands()
+        for _ in range(20):  # the same image pulled again and again
+            await writer.open_blobs("warm", ["sha256:a", "sha256:b"], "fp")
+        assert await commands() - before <= 2  # the INFO call itself, not 20 writes
+        await asyncio.sleep(0.15)  # past a quarter of the TTL: written (and extended) again
+        await writer.open_blobs("warm", ["sha256:a", "sha256:b"], "fp")
+        await asyncio.sleep(0.3)  # the first write alone would have expired by now
+        assert await reader.blob_opened("warm", "sha256:a", "fp")
     finally:
         await shared.close()
