@@ -22,12 +22,18 @@ from yarl import URL
 
 from gatekeeper import metrics
 from gatekeeper.config import Limits
-from gatekeeper.errors import Unavailable, UpstreamProtocolError, UpstreamTimeout
+from gatekeeper.errors import (
+    GatekeeperError,
+    Unavailable,
+    UpstreamProtocolError,
+    UpstreamTimeout,
+)
 from gatekeeper.proxy.headers import CREDENTIALS
 from gatekeeper.redact import describe
 from gatekeeper.upstream.auth import Authenticator, scope_for
 from gatekeeper.upstream.budget import Budget
 from gatekeeper.upstream.credentials import Credential
+from gatekeeper.upstream.health import Reachability, UpstreamState
 
 
 class Upstream:
@@ -42,6 +48,7 @@ class Upstream:
         owns_session: bool = True,
         limits: Limits | None = None,
         budget: Budget | None = None,
+        name: str = "default",
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.origin = URL(self.base_url).origin()
@@ -50,6 +57,7 @@ class Upstream:
         self.budget = budget or Budget(self.limits)
         self.auth = Authenticator(session, credential, small_timeout(self.limits))
         self._owns_session = owns_session
+        self.health = Reachability(name, self.limits.upstream_probe_interval)
         self._small = small_timeout(self.limits)
         self._stream = aiohttp.ClientTimeout(
             total=None,
@@ -72,6 +80,21 @@ class Upstream:
     async def close(self) -> None:
         if self._owns_session:
             await self.session.close()
+
+    async def probe(self) -> UpstreamState:
+        """Ask ``/v2/`` without credentials: 200 or 401 (a challenge) means it serves."""
+        try:
+            async with self.send("GET", "/v2/", CIMultiDict()) as response:
+                status = response.status
+        except GatekeeperError as exc:
+            return UpstreamState(False, exc.message)
+        if status in (200, 401):
+            return UpstreamState(True, "")
+        return UpstreamState(False, f"upstream {self.base_url} /v2/ answered {status}")
+
+    async def state(self) -> UpstreamState:
+        """The cached state; probed only when nothing refreshed it for the probe interval."""
+        return await self.health.check(self.probe)
 
     def url(self, raw_path_qs: str) -> URL:
         """The upstream URL for an already-encoded ``/v2/…?query`` string."""
@@ -172,6 +195,8 @@ class Upstream:
                             timeout=self._stream if stream else self._small,
                         )
                     )
+                if response.status < 500:  # it answers (5xx: the probe decides)
+                    self.health.saw(_UP)
                 yield response
         except TimeoutError as exc:  # aiohttp's ServerTimeoutError is one too
             _ERRORS["timeout"].inc()
@@ -181,10 +206,13 @@ class Upstream:
             ) from exc
         except aiohttp.ClientConnectionError as exc:
             _ERRORS["unavailable"].inc()
-            raise Unavailable(
+            error = Unavailable(
                 f"upstream registry {self.base_url} is unavailable: {describe(exc)}",
                 {"upstream": self.base_url},
-            ) from exc
+            )
+            if not isinstance(exc, aiohttp.ServerDisconnectedError):  # it was reached
+                self.health.saw(UpstreamState(False, error.message))
+            raise error from exc
         except aiohttp.TooManyRedirects as exc:
             _ERRORS["redirects"].inc()
             raise Unavailable(f"upstream registry {self.base_url} redirected too often") from exc
@@ -198,6 +226,7 @@ class Upstream:
             ) from exc
 
 
+_UP = UpstreamState(True, "")
 _ERRORS = {kind: metrics.UPSTREAM_ERRORS.labels(kind) for kind in metrics.UPSTREAM_ERROR_KINDS}
 
 

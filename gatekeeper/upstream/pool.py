@@ -39,7 +39,7 @@ def build_upstreams(settings: Settings) -> tuple[Upstream, dict[str, Upstream]]:
     budget = Budget(settings.limits)
     made: dict[str, Upstream] = {}
 
-    def upstream(url: str) -> Upstream:
+    def upstream(url: str, name: str) -> Upstream:
         if url not in made:
             made[url] = Upstream(
                 url,
@@ -48,8 +48,9 @@ def build_upstreams(settings: Settings) -> tuple[Upstream, dict[str, Upstream]]:
                 owns_session=False,
                 limits=settings.limits,
                 budget=budget,
+                name=name,
             )
         return made[url]
 
-    default = upstream(settings.upstream)
-    return default, {name: upstream(url) for name, url in settings.namespaces}
+    default = upstream(settings.upstream, "default")
+    return default, {name: upstream(url, name) for name, url in settings.namespaces}
