@@ -127,7 +127,8 @@ def _add_upstream_flags(parser: argparse.ArgumentParser) -> None:
         "--upstream-ca",
         type=Path,
         default=_env_path("UPSTREAM_CA"),
-        help="CA bundle for upstreams with a private CA (GATEKEEPER_UPSTREAM_CA)",
+        help="CA bundle for upstreams with a private CA, added to the system CAs "
+        "(GATEKEEPER_UPSTREAM_CA)",
     )
     parser.add_argument(
         "--verdicts",

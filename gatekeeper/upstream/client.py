@@ -23,6 +23,7 @@ from yarl import URL
 from gatekeeper import metrics
 from gatekeeper.config import Limits
 from gatekeeper.errors import (
+    ConfigError,
     GatekeeperError,
     Unavailable,
     UpstreamProtocolError,
@@ -242,9 +243,7 @@ def small_timeout(limits: Limits) -> aiohttp.ClientTimeout:
 
 def new_session(limits: Limits, ca_file: Path | None = None) -> aiohttp.ClientSession:
     """The one ClientSession a process uses for all upstreams (connection pooling)."""
-    ssl_context: ssl.SSLContext | bool = True
-    if ca_file is not None:
-        ssl_context = ssl.create_default_context(cafile=str(ca_file))
+    ssl_context: ssl.SSLContext | bool = True if ca_file is None else upstream_tls(ca_file)
     connector = aiohttp.TCPConnector(
         limit=limits.upstream_connections,
         ttl_dns_cache=300,
@@ -260,6 +259,23 @@ def new_session(limits: Limits, ca_file: Path | None = None) -> aiohttp.ClientSe
         # Larger reads mean fewer, bigger chunks to relay: measured 2-3x less CPU per GiB.
         read_bufsize=limits.stream_chunk_bytes,
     )
+
+
+def upstream_tls(ca_file: Path) -> ssl.SSLContext:
+    """The system's CAs plus ``ca_file`` (``--upstream-ca``): adds a private CA, replaces
+    nothing, so public upstreams (Docker Hub in mirror mode) keep verifying.
+
+    ``ssl.create_default_context(cafile=…)`` would load *only* that file; the default
+    verify paths (``SSL_CERT_FILE``/``SSL_CERT_DIR`` when set) are loaded first here.
+    """
+    context = ssl.create_default_context()
+    try:
+        context.load_verify_locations(cafile=str(ca_file))
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(
+            f"--upstream-ca {ca_file}: not a readable PEM CA bundle ({exc})"
+        ) from None
+    return context
 
 
 def _resendable(data: Any) -> bool:
