@@ -23,6 +23,7 @@ from yarl import URL
 
 from gatekeeper.errors import Unavailable, UpstreamTimeout
 from gatekeeper.upstream.credentials import Credential
+from gatekeeper.upstream.proxy_env import ProxyEnv
 
 log = logging.getLogger("gatekeeper.upstream.auth")
 
@@ -64,8 +65,11 @@ class Authenticator:
         session: aiohttp.ClientSession,
         credential: Credential | None,
         timeout: aiohttp.ClientTimeout | None = None,
+        *,
+        proxies: ProxyEnv | None = None,
     ) -> None:
         self._session = session
+        self._proxies = proxies or ProxyEnv.none()
         self._timeout = timeout or session.timeout
         self.credential = credential
         self._tokens: dict[str, tuple[str, float]] = {}  # scope → (token, expires at)
@@ -126,6 +130,8 @@ class Authenticator:
             params["scope"] = scope
         self.token_requests += 1
         cred = self.credential
+        route = self._proxies.route(URL(realm))
+        proxy, proxy_headers = (route.url, route.headers) if route else (None, None)
         try:
             if cred is not None and cred.identity_token:
                 form = {
@@ -134,11 +140,24 @@ class Authenticator:
                     "client_id": "gatekeeper",
                     "refresh_token": cred.identity_token,
                 }
-                request = self._session.post(realm, data=form, timeout=self._timeout)
+                request = self._session.post(
+                    realm,
+                    data=form,
+                    headers=route.extra_headers(URL(realm)) if route else None,
+                    timeout=self._timeout,
+                    proxy=proxy,
+                    proxy_headers=proxy_headers,
+                )
             else:
                 headers = {"Authorization": b} if (b := self.basic()) else {}
+                headers.update(route.extra_headers(URL(realm)) if route else {})
                 request = self._session.get(
-                    realm, params=params, headers=headers, timeout=self._timeout
+                    realm,
+                    params=params,
+                    headers=headers,
+                    timeout=self._timeout,
+                    proxy=proxy,
+                    proxy_headers=proxy_headers,
                 )
             async with request as response:
                 if response.status != 200:

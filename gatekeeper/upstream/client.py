@@ -10,6 +10,7 @@ carries only what the client sent.
 from __future__ import annotations
 
 import asyncio
+import os
 import ssl
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -35,6 +36,7 @@ from gatekeeper.upstream.auth import Authenticator, scope_for
 from gatekeeper.upstream.budget import Budget
 from gatekeeper.upstream.credentials import Credential
 from gatekeeper.upstream.health import Reachability, UpstreamState
+from gatekeeper.upstream.proxy_env import ProxyEnv
 
 
 class Upstream:
@@ -50,13 +52,18 @@ class Upstream:
         limits: Limits | None = None,
         budget: Budget | None = None,
         name: str = "default",
+        proxies: ProxyEnv | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.origin = URL(self.base_url).origin()
+        self.proxies = proxies if proxies is not None else ProxyEnv.from_environ(os.environ)
+        self._proxy = self.proxies.route(self.origin)
         self.session = session
         self.limits = limits or Limits()
         self.budget = budget or Budget(self.limits)
-        self.auth = Authenticator(session, credential, small_timeout(self.limits))
+        self.auth = Authenticator(
+            session, credential, small_timeout(self.limits), proxies=self.proxies
+        )
         self._owns_session = owns_session
         self.health = Reachability(name, self.limits.upstream_probe_interval)
         self._small = small_timeout(self.limits)
@@ -182,6 +189,9 @@ class Upstream:
         # timeout bounds it. Otherwise the answer's headers must come within the header
         # timeout once the request is out.
         header_deadline = self.limits.upstream_header_timeout if _resendable(data) else None
+        if self._proxy is not None and self._proxy.headers and self.origin.scheme == "http":
+            headers = CIMultiDict(headers)
+            headers.update(self._proxy.extra_headers(self.origin))
         try:
             async with AsyncExitStack() as stack:
                 async with asyncio.timeout(header_deadline):
@@ -194,6 +204,8 @@ class Upstream:
                             allow_redirects=follow_redirects,
                             max_redirects=5,
                             timeout=self._stream if stream else self._small,
+                            proxy=self._proxy.url if self._proxy else None,
+                            proxy_headers=self._proxy.headers if self._proxy else None,
                         )
                     )
                 if response.status < 500:  # it answers (5xx: the probe decides)

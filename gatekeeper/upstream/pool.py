@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -10,6 +11,9 @@ from gatekeeper.errors import ConfigError
 from gatekeeper.upstream.budget import Budget
 from gatekeeper.upstream.client import Upstream, new_session
 from gatekeeper.upstream.credentials import Credential, CredentialStore
+from gatekeeper.upstream.proxy_env import ProxyEnv
+
+log = logging.getLogger("gatekeeper.upstream")
 
 
 def load_credentials(settings: Settings) -> CredentialStore:
@@ -35,6 +39,9 @@ def load_credentials(settings: Settings) -> CredentialStore:
 def build_upstreams(settings: Settings) -> tuple[Upstream, dict[str, Upstream]]:
     """The default upstream and the mirror namespace routes, sharing one session."""
     credentials = load_credentials(settings)  # first: a bad file leaves no session open
+    proxies = ProxyEnv.from_environ(os.environ)
+    if proxies.describe():
+        log.info("upstream connections through proxies: %s", proxies.describe())
     session = new_session(settings.limits, settings.upstream_ca)
     budget = Budget(settings.limits)
     made: dict[str, Upstream] = {}
@@ -49,6 +56,7 @@ def build_upstreams(settings: Settings) -> tuple[Upstream, dict[str, Upstream]]:
                 limits=settings.limits,
                 budget=budget,
                 name=name,
+                proxies=proxies,
             )
         return made[url]
 
