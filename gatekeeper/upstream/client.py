@@ -36,6 +36,7 @@ from gatekeeper.upstream.auth import Authenticator, scope_for
 from gatekeeper.upstream.budget import Budget
 from gatekeeper.upstream.credentials import Credential
 from gatekeeper.upstream.health import Reachability, UpstreamState
+from gatekeeper.upstream.live_credentials import CredentialSource
 from gatekeeper.upstream.proxy_env import ProxyEnv
 
 
@@ -46,7 +47,7 @@ class Upstream:
         self,
         base_url: str,
         session: aiohttp.ClientSession,
-        credential: Credential | None = None,
+        credential: Credential | CredentialSource | None = None,
         *,
         owns_session: bool = True,
         limits: Limits | None = None,
@@ -159,20 +160,29 @@ class Upstream:
         headers = CIMultiDict(headers)
         for name in CREDENTIALS:  # the client's, if a caller passed them on
             headers.popall(name, None)
+        await self.auth.refresh()
         headers.update(self.auth.headers_for(scope))
         async with AsyncExitStack() as stack:
             response = await stack.enter_async_context(
                 self._request(method, raw_path_qs, headers, data, follow_redirects, stream)
             )
-            challenge = response.headers.get("WWW-Authenticate")
-            if response.status == 401 and challenge and _resendable(data):
+            # Answer a challenge; if our answer is refused too, the credential may have
+            # expired (a helper's short-lived token): ask its source once more.
+            for attempt in range(2):
+                challenge = response.headers.get("WWW-Authenticate")
+                if response.status != 401 or not challenge or not _resendable(data):
+                    break
+                if attempt == 1 and not await self.auth.renew():
+                    break
                 retry = await self.auth.answer(challenge, scope)
-                if retry is not None:
-                    headers.update(retry)
-                    response.release()
-                    response = await stack.enter_async_context(
-                        self._request(method, raw_path_qs, headers, data, follow_redirects, stream)
-                    )
+                if retry is None:
+                    break
+                headers.popall("Authorization", None)
+                headers.update(retry)
+                response.release()
+                response = await stack.enter_async_context(
+                    self._request(method, raw_path_qs, headers, data, follow_redirects, stream)
+                )
             yield response
 
     @asynccontextmanager
