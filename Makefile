@@ -7,7 +7,7 @@ DEBIAN := docker-registry:docker-registry skopeo:skopeo wrk:wrk ab:apache2-utils
           nginx:nginx-light redis-server:redis-server htpasswd:apache2-utils \
           containerd:containerd podman:podman dockerd:docker.io
 
-.PHONY: test demo bench lint typecheck unit integration deps venv clean
+.PHONY: test demo bench replicas lint typecheck unit integration deps venv clean
 
 test: deps venv lint typecheck
 	$(BIN)/pytest -q
@@ -17,6 +17,10 @@ demo: deps venv
 
 bench: deps venv
 	$(BIN)/python bench/run.py
+
+# Three replicas sharing one Redis: a decision made by one is served warm by the others.
+replicas: deps venv
+	$(BIN)/python scripts/replicas.py
 
 lint: venv
 	$(BIN)/ruff check gatekeeper tests bench demo certs
