@@ -192,8 +192,7 @@ class Authenticator:
             async with request as response:
                 if response.status in (401, 403):
                     raise TokenRefused(
-                        f"token endpoint {where} refused gatekeeper's credential"
-                        f" ({response.status}) for scope {scope!r}"
+                        f"token endpoint {where} answered {response.status} for scope {scope!r}"
                     )
                 if response.status != 200:
                     raise Unavailable(

@@ -16,6 +16,7 @@ import requests
 
 from tests.helpers import images
 from tests.helpers.processes import Process, start_gatekeeper, start_registry, wait_http
+from tests.helpers.token_server import start_token_server
 
 ACCEPT = {"Accept": images.OCI_MANIFEST}
 POLICY = 'rules: [{name: all, repositories: ["**"]}]\n'
@@ -64,11 +65,8 @@ def pull(gate: Process) -> requests.Response:
 def test_credential_helper_is_run_and_asked_again_after_a_refusal(tmp_path: Path) -> None:
     registry = protected_registry(tmp_path / "reg", "first-pass")
     img = seed(tmp_path, registry, "first-pass")
-    bin_dir, calls, answer = tmp_path / "bin", tmp_path / "calls.log", tmp_path / "answer.json"
-    bin_dir.mkdir()
-    script = bin_dir / "docker-credential-test"
-    script.write_text(HELPER.replace("{calls}", str(calls)).replace("{answer}", str(answer)))
-    script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    calls, answer = tmp_path / "calls.log", tmp_path / "answer.json"
+    bin_dir = _helper(tmp_path, calls, answer)
     answer.write_text(json.dumps({"Username": "alice", "Secret": "first-pass"}))
     config = tmp_path / "config.json"
     config.write_text(json.dumps({"credHelpers": {registry.host: "test"}}))
@@ -158,3 +156,60 @@ def _restart(registry: Process, work: Path) -> Process:
     restarted = Process(proc, registry.url, registry.log_path)
     wait_http(f"{registry.url}/v2/", proc)
     return restarted
+
+
+def test_token_endpoint_refusal_asks_the_helper_again(tmp_path: Path) -> None:
+    """Bearer auth: the token endpoint refuses the old password (401); gatekeeper asks the
+    helper again and gets its token with the new one."""
+    with start_token_server(
+        tmp_path / "token", users={"bot": "first-pass"}, expires_in=11
+    ) as tokens:
+        registry = start_registry(tmp_path / "reg", tokens.registry_auth_config())
+        try:
+            img = images.image("cred-helper-token")
+            layout = images.write_layout(tmp_path / "layout", [img], img.manifest, "t")
+            images.skopeo(
+                "copy",
+                "--dest-tls-verify=false",
+                "--dest-creds=bot:first-pass",
+                f"oci:{layout}:t",
+                f"docker://{registry.host}/library/app:1.0.0",
+            )
+            calls, answer = tmp_path / "calls.log", tmp_path / "answer.json"
+            bin_dir = _helper(tmp_path, calls, answer)
+            answer.write_text(json.dumps({"Username": "bot", "Secret": "first-pass"}))
+            config = tmp_path / "config.json"
+            config.write_text(json.dumps({"credsStore": "test"}))
+            gate = start_gatekeeper(
+                tmp_path / "gate",
+                f"docker.io={registry.url}",
+                _policy(tmp_path),
+                "--mirror",
+                "--upstream-credentials",
+                str(config),
+                env={"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"},
+            )
+            try:
+                assert pull(gate).status_code == 200
+                tokens.users["bot"] = "second-pass"  # type: ignore[index]  # live dict
+                answer.write_text(json.dumps({"Username": "bot", "Secret": "second-pass"}))
+                time.sleep(2.5)  # gatekeeper's token (11 s, renewed 10 s early) is stale now
+                response = pull(gate)
+                assert response.status_code == 200, response.text
+                assert response.headers["Docker-Content-Digest"] == img.digest
+                assert calls.read_text().split() == [registry.host] * 2
+                refused = [r for r in tokens.requests if r.status == 401]
+                assert len(refused) == 1  # the old password, once
+            finally:
+                gate.stop()
+        finally:
+            registry.stop()
+
+
+def _helper(tmp_path: Path, calls: Path, answer: Path) -> Path:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    script = bin_dir / "docker-credential-test"
+    script.write_text(HELPER.replace("{calls}", str(calls)).replace("{answer}", str(answer)))
+    script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    return bin_dir
