@@ -49,9 +49,10 @@ class Reachability:
 
     def saw(self, state: UpstreamState) -> None:
         """Record what a real exchange (or a probe) showed about the upstream."""
+        if state != self._state:  # per exchange: touch the gauge only on a change
+            self._gauge.set(1 if state.up else 0)
         self._state = state
         self._at = self._clock()
-        self._gauge.set(1 if state.up else 0)
 
     def cached(self) -> UpstreamState | None:
         """The last state seen, if any, however old."""
