@@ -11,7 +11,7 @@ DEBIAN := docker-registry:docker-registry skopeo:skopeo wrk:wrk ab:apache2-utils
 FLOORS := .venv-floors
 PLATFORM := --python-version 3.11 --python-platform x86_64-unknown-linux-gnu
 
-.PHONY: test demo bench lint typecheck unit integration deps venv clean lock test-floors image
+.PHONY: test demo bench replicas lint typecheck unit integration deps venv clean lock test-floors image
 
 test: deps venv lint typecheck
 	$(BIN)/pytest -q
@@ -43,6 +43,10 @@ lock: venv
 
 bench: deps venv
 	$(BIN)/python bench/run.py
+
+# Three replicas sharing one Redis: a decision made by one is served warm by the others.
+replicas: deps venv
+	$(BIN)/python scripts/replicas.py
 
 lint: venv
 	$(BIN)/ruff check gatekeeper tests bench demo certs scripts

@@ -69,6 +69,7 @@ examples:
   gatekeeper serve --upstream http://registry:5000 --policy policy/ --dry-run
 
 endpoints: /v2/… (the registry API, decided), /healthz, /readyz, /metrics (Prometheus).
+upstream connections honour HTTPS_PROXY, HTTP_PROXY and NO_PROXY (docs/operations.md).
 signals: SIGHUP reloads the policy; SIGTERM/SIGINT stop after requests in flight finish.
 exit codes: 0 stopped cleanly; 2 bad settings, a port in use or an address the host lacks,
 an unreadable file; 1 a worker died on its own."""
@@ -127,7 +128,8 @@ def _add_upstream_flags(parser: argparse.ArgumentParser) -> None:
         "--upstream-ca",
         type=Path,
         default=_env_path("UPSTREAM_CA"),
-        help="CA bundle for upstreams with a private CA (GATEKEEPER_UPSTREAM_CA)",
+        help="CA bundle for upstreams with a private CA, added to the system CAs "
+        "(GATEKEEPER_UPSTREAM_CA)",
     )
     parser.add_argument(
         "--verdicts",

@@ -44,6 +44,9 @@ class Limits:
     upstream_total_timeout: float = 30.0  # a whole manifest, evidence or other small request
     upstream_pool_timeout: float = 0.5  # waiting for a connection budget, then 503 (quickly)
     blob_idle_timeout: float = 30.0  # between two reads of a streamed body (blobs, uploads)
+    credential_max_age: float = 300.0  # a credential helper's answer is asked again after
+    credential_helper_timeout: float = 10.0  # docker-credential-<name> get may take this long
+    upstream_probe_interval: float = 5.0  # /readyz: the upstream is asked at most this often
     upstream_connections: int = 128  # per process, all upstreams together
     stream_connections: int = 96  # of which streamed bodies may hold (rest: manifests, evidence)
     repository_connections: int = 32  # of which one repository may hold (a hanging one)

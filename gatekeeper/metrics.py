@@ -91,6 +91,14 @@ VERIFICATION_SECONDS = Histogram(
     ["kind"],
     buckets=_SECONDS,
 )
+UPSTREAM_UP = Gauge(
+    "gatekeeper_upstream_up",
+    "1 when the upstream answered the last exchange or probe, 0 when it could not be "
+    "reached; by configured upstream (default, or a mirror route's name). With --workers: "
+    "the lowest of the workers' views.",
+    ["upstream"],
+    multiprocess_mode="livemin",
+)
 CACHE_HITS = Counter("gatekeeper_cache_hits", "Lookups answered by a cache.", ["cache"])
 CACHE_MISSES = Counter("gatekeeper_cache_misses", "Lookups a cache could not answer.", ["cache"])
 POLICY_RELOADS = Counter(

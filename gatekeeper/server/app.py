@@ -7,11 +7,10 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
-from multidict import CIMultiDict
 
 from gatekeeper.admission.admit import admit_request
 from gatekeeper.admission.deps import Deps
-from gatekeeper.errors import GatekeeperError, HttpError, RouteDenied
+from gatekeeper.errors import HttpError, RouteDenied
 from gatekeeper.oci.routes import Kind, Route, parse_route
 from gatekeeper.policy.model import Action
 from gatekeeper.server import authz, blobs, manifests, uploads
@@ -136,16 +135,14 @@ async def healthz(request: web.Request) -> web.StreamResponse:
 
 
 async def readyz(request: web.Request) -> web.StreamResponse:
-    """Ready when a policy is loaded and the upstream answers ``/v2/`` (200 or 401)."""
+    """Ready when a policy is loaded and the upstream answers ``/v2/`` (200 or 401).
+
+    The upstream's state is cached (gatekeeper.upstream.health): however often this is
+    probed, the upstream is asked at most once per ``upstream_probe_interval``.
+    """
     deps = request.app[DEPS]
     policy = deps.policies.current
-    try:
-        async with deps.upstream.send("GET", "/v2/", CIMultiDict()) as response:
-            status = response.status
-    except GatekeeperError as exc:
-        return web.json_response({"status": "unavailable", "reason": exc.message}, status=503)
-    if status not in (200, 401):
-        return web.json_response(
-            {"status": "unavailable", "reason": f"upstream /v2/ answered {status}"}, status=503
-        )
+    state = await deps.upstream.state()
+    if not state.up:
+        return web.json_response({"status": "unavailable", "reason": state.reason}, status=503)
     return web.json_response({"status": "ready", "policy": policy.fingerprint[:12]})

@@ -205,6 +205,10 @@ async def _serve(
     async with serving(settings, policies, tls, access_log) as server:
         metrics.policy_loaded(policies.current.fingerprint)
         watchers = [asyncio.create_task(policies.watch(settings.policy_poll_interval))]
+        for upstream in {
+            id(u): u for u in (server.deps.upstream, *server.deps.namespaces.values())
+        }.values():
+            watchers.append(asyncio.create_task(upstream.health.refresh(upstream.probe)))
         if tls:
             watchers.append(asyncio.create_task(tls.watch(settings.tls_poll_interval)))
         log.info(

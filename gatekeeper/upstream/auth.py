@@ -23,6 +23,8 @@ from yarl import URL
 
 from gatekeeper.errors import Unavailable, UpstreamTimeout
 from gatekeeper.upstream.credentials import Credential
+from gatekeeper.upstream.live_credentials import CredentialSource, FixedCredential
+from gatekeeper.upstream.proxy_env import ProxyEnv
 
 log = logging.getLogger("gatekeeper.upstream.auth")
 
@@ -30,6 +32,10 @@ _PARAM = re.compile(r'(\w+)=(?:"([^"]*)"|([^,\s]*))')
 _EXPIRY_MARGIN = 10.0  # renew this many seconds before a token expires
 _DEFAULT_EXPIRES = 60.0  # token.md: "if omitted, 60 seconds"
 _MAX_TOKEN_BYTES = 64 * 1024
+
+
+class TokenRefused(Unavailable):
+    """The token endpoint refused gatekeeper's credential (401/403)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,16 +68,39 @@ class Authenticator:
     def __init__(
         self,
         session: aiohttp.ClientSession,
-        credential: Credential | None,
+        credential: Credential | CredentialSource | None,
         timeout: aiohttp.ClientTimeout | None = None,
+        *,
+        proxies: ProxyEnv | None = None,
     ) -> None:
         self._session = session
+        self._proxies = proxies or ProxyEnv.none()
         self._timeout = timeout or session.timeout
-        self.credential = credential
+        if credential is None or isinstance(credential, Credential):
+            credential = FixedCredential(credential)
+        self._source: CredentialSource = credential
+        self.credential = credential.current()  # refresh() asks helpers before requests
         self._tokens: dict[str, tuple[str, float]] = {}  # scope → (token, expires at)
         self._challenge: Challenge | None = None  # the last challenge seen (realm, service)
         self._locks: dict[str, asyncio.Lock] = {}
         self.token_requests = 0
+
+    async def refresh(self) -> None:
+        """Take the credential in force now (a reloaded file, a helper's newer answer);
+        tokens obtained with another one are dropped."""
+        credential = await self._source.get()
+        if credential != self.credential:
+            self.credential = credential
+            self._tokens.clear()
+
+    async def renew(self) -> bool:
+        """The upstream refused our credential: ask its source again. True when a
+        different credential is now in force (worth one more try)."""
+        if not self._source.expire():
+            return False
+        before = self.credential
+        await self.refresh()
+        return self.credential != before
 
     def headers_for(self, scope: str | None) -> CIMultiDict[str]:
         """Authorization to send up front: a cached token for ``scope``, or Basic."""
@@ -101,7 +130,12 @@ class Authenticator:
         async with lock:  # one token request per scope, however many requests wait on it
             cached = self._tokens.get(wanted)
             if cached is None or cached[1] <= time.monotonic():
-                token, expires_in = await self._fetch_token(challenge, wanted)
+                try:
+                    token, expires_in = await self._fetch_token(challenge, wanted)
+                except TokenRefused:
+                    if not await self.renew():  # an expired helper credential: ask again
+                        raise
+                    token, expires_in = await self._fetch_token(challenge, wanted)
                 self._tokens[wanted] = (token, time.monotonic() + expires_in - _EXPIRY_MARGIN)
                 if scope and scope != wanted:
                     self._tokens[scope] = self._tokens[wanted]
@@ -126,6 +160,8 @@ class Authenticator:
             params["scope"] = scope
         self.token_requests += 1
         cred = self.credential
+        route = self._proxies.route(URL(realm))
+        proxy, proxy_headers = (route.url, route.headers) if route else (None, None)
         try:
             if cred is not None and cred.identity_token:
                 form = {
@@ -134,13 +170,30 @@ class Authenticator:
                     "client_id": "gatekeeper",
                     "refresh_token": cred.identity_token,
                 }
-                request = self._session.post(realm, data=form, timeout=self._timeout)
+                request = self._session.post(
+                    realm,
+                    data=form,
+                    headers=route.extra_headers(URL(realm)) if route else None,
+                    timeout=self._timeout,
+                    proxy=proxy,
+                    proxy_headers=proxy_headers,
+                )
             else:
                 headers = {"Authorization": b} if (b := self.basic()) else {}
+                headers.update(route.extra_headers(URL(realm)) if route else {})
                 request = self._session.get(
-                    realm, params=params, headers=headers, timeout=self._timeout
+                    realm,
+                    params=params,
+                    headers=headers,
+                    timeout=self._timeout,
+                    proxy=proxy,
+                    proxy_headers=proxy_headers,
                 )
             async with request as response:
+                if response.status in (401, 403):
+                    raise TokenRefused(
+                        f"token endpoint {where} answered {response.status} for scope {scope!r}"
+                    )
                 if response.status != 200:
                     raise Unavailable(
                         f"token endpoint {where} answered {response.status} for scope {scope!r}"

@@ -10,6 +10,7 @@ carries only what the client sent.
 from __future__ import annotations
 
 import asyncio
+import os
 import ssl
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -22,12 +23,21 @@ from yarl import URL
 
 from gatekeeper import metrics
 from gatekeeper.config import Limits
-from gatekeeper.errors import Unavailable, UpstreamProtocolError, UpstreamTimeout
+from gatekeeper.errors import (
+    ConfigError,
+    GatekeeperError,
+    Unavailable,
+    UpstreamProtocolError,
+    UpstreamTimeout,
+)
 from gatekeeper.proxy.headers import CREDENTIALS
 from gatekeeper.redact import describe
 from gatekeeper.upstream.auth import Authenticator, scope_for
 from gatekeeper.upstream.budget import Budget
 from gatekeeper.upstream.credentials import Credential
+from gatekeeper.upstream.health import Reachability, UpstreamState
+from gatekeeper.upstream.live_credentials import CredentialSource
+from gatekeeper.upstream.proxy_env import ProxyEnv
 
 
 class Upstream:
@@ -37,19 +47,26 @@ class Upstream:
         self,
         base_url: str,
         session: aiohttp.ClientSession,
-        credential: Credential | None = None,
+        credential: Credential | CredentialSource | None = None,
         *,
         owns_session: bool = True,
         limits: Limits | None = None,
         budget: Budget | None = None,
+        name: str = "default",
+        proxies: ProxyEnv | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.origin = URL(self.base_url).origin()
+        self.proxies = proxies if proxies is not None else ProxyEnv.from_environ(os.environ)
+        self._proxy = self.proxies.route(self.origin)
         self.session = session
         self.limits = limits or Limits()
         self.budget = budget or Budget(self.limits)
-        self.auth = Authenticator(session, credential, small_timeout(self.limits))
+        self.auth = Authenticator(
+            session, credential, small_timeout(self.limits), proxies=self.proxies
+        )
         self._owns_session = owns_session
+        self.health = Reachability(name, self.limits.upstream_probe_interval)
         self._small = small_timeout(self.limits)
         self._stream = aiohttp.ClientTimeout(
             total=None,
@@ -72,6 +89,21 @@ class Upstream:
     async def close(self) -> None:
         if self._owns_session:
             await self.session.close()
+
+    async def probe(self) -> UpstreamState:
+        """Ask ``/v2/`` without credentials: 200 or 401 (a challenge) means it serves."""
+        try:
+            async with self.send("GET", "/v2/", CIMultiDict()) as response:
+                status = response.status
+        except GatekeeperError as exc:
+            return UpstreamState(False, exc.message)
+        if status in (200, 401):
+            return UpstreamState(True, "")
+        return UpstreamState(False, f"upstream {self.base_url} /v2/ answered {status}")
+
+    async def state(self) -> UpstreamState:
+        """The cached state; probed only when nothing refreshed it for the probe interval."""
+        return await self.health.check(self.probe)
 
     def url(self, raw_path_qs: str) -> URL:
         """The upstream URL for an already-encoded ``/v2/…?query`` string."""
@@ -128,20 +160,29 @@ class Upstream:
         headers = CIMultiDict(headers)
         for name in CREDENTIALS:  # the client's, if a caller passed them on
             headers.popall(name, None)
+        await self.auth.refresh()
         headers.update(self.auth.headers_for(scope))
         async with AsyncExitStack() as stack:
             response = await stack.enter_async_context(
                 self._request(method, raw_path_qs, headers, data, follow_redirects, stream)
             )
-            challenge = response.headers.get("WWW-Authenticate")
-            if response.status == 401 and challenge and _resendable(data):
+            # Answer a challenge; if our answer is refused too, the credential may have
+            # expired (a helper's short-lived token): ask its source once more.
+            for attempt in range(2):
+                challenge = response.headers.get("WWW-Authenticate")
+                if response.status != 401 or not challenge or not _resendable(data):
+                    break
+                if attempt == 1 and not await self.auth.renew():
+                    break
                 retry = await self.auth.answer(challenge, scope)
-                if retry is not None:
-                    headers.update(retry)
-                    response.release()
-                    response = await stack.enter_async_context(
-                        self._request(method, raw_path_qs, headers, data, follow_redirects, stream)
-                    )
+                if retry is None:
+                    break
+                headers.popall("Authorization", None)
+                headers.update(retry)
+                response.release()
+                response = await stack.enter_async_context(
+                    self._request(method, raw_path_qs, headers, data, follow_redirects, stream)
+                )
             yield response
 
     @asynccontextmanager
@@ -158,6 +199,9 @@ class Upstream:
         # timeout bounds it. Otherwise the answer's headers must come within the header
         # timeout once the request is out.
         header_deadline = self.limits.upstream_header_timeout if _resendable(data) else None
+        if self._proxy is not None and self._proxy.headers and self.origin.scheme == "http":
+            headers = CIMultiDict(headers)
+            headers.update(self._proxy.extra_headers(self.origin))
         try:
             async with AsyncExitStack() as stack:
                 async with asyncio.timeout(header_deadline):
@@ -170,8 +214,12 @@ class Upstream:
                             allow_redirects=follow_redirects,
                             max_redirects=5,
                             timeout=self._stream if stream else self._small,
+                            proxy=self._proxy.url if self._proxy else None,
+                            proxy_headers=self._proxy.headers if self._proxy else None,
                         )
                     )
+                if response.status < 500:  # it answers (5xx: the probe decides)
+                    self.health.saw(_UP)
                 yield response
         except TimeoutError as exc:  # aiohttp's ServerTimeoutError is one too
             _ERRORS["timeout"].inc()
@@ -181,10 +229,13 @@ class Upstream:
             ) from exc
         except aiohttp.ClientConnectionError as exc:
             _ERRORS["unavailable"].inc()
-            raise Unavailable(
+            error = Unavailable(
                 f"upstream registry {self.base_url} is unavailable: {describe(exc)}",
                 {"upstream": self.base_url},
-            ) from exc
+            )
+            if not isinstance(exc, aiohttp.ServerDisconnectedError):  # it was reached
+                self.health.saw(UpstreamState(False, error.message))
+            raise error from exc
         except aiohttp.TooManyRedirects as exc:
             _ERRORS["redirects"].inc()
             raise Unavailable(f"upstream registry {self.base_url} redirected too often") from exc
@@ -198,6 +249,7 @@ class Upstream:
             ) from exc
 
 
+_UP = UpstreamState(True, "")
 _ERRORS = {kind: metrics.UPSTREAM_ERRORS.labels(kind) for kind in metrics.UPSTREAM_ERROR_KINDS}
 
 
@@ -224,9 +276,7 @@ def connect_timeout(limits: Limits) -> float:
 
 def new_session(limits: Limits, ca_file: Path | None = None) -> aiohttp.ClientSession:
     """The one ClientSession a process uses for all upstreams (connection pooling)."""
-    ssl_context: ssl.SSLContext | bool = True
-    if ca_file is not None:
-        ssl_context = ssl.create_default_context(cafile=str(ca_file))
+    ssl_context: ssl.SSLContext | bool = True if ca_file is None else upstream_tls(ca_file)
     connector = aiohttp.TCPConnector(
         limit=limits.upstream_connections + TOKEN_CONNECTIONS,
         ttl_dns_cache=300,
@@ -243,6 +293,23 @@ def new_session(limits: Limits, ca_file: Path | None = None) -> aiohttp.ClientSe
         # (config.py, stream_chunk_bytes); tiny fixed chunks were what cost 2-3x.
         read_bufsize=limits.stream_chunk_bytes,
     )
+
+
+def upstream_tls(ca_file: Path) -> ssl.SSLContext:
+    """The system's CAs plus ``ca_file`` (``--upstream-ca``): adds a private CA, replaces
+    nothing, so public upstreams (Docker Hub in mirror mode) keep verifying.
+
+    ``ssl.create_default_context(cafile=…)`` would load *only* that file; the default
+    verify paths (``SSL_CERT_FILE``/``SSL_CERT_DIR`` when set) are loaded first here.
+    """
+    context = ssl.create_default_context()
+    try:
+        context.load_verify_locations(cafile=str(ca_file))
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(
+            f"--upstream-ca {ca_file}: not a readable PEM CA bundle ({exc})"
+        ) from None
+    return context
 
 
 def _resendable(data: Any) -> bool:

@@ -4,13 +4,17 @@ upstream with a private CA (--upstream-ca)."""
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import requests
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from tests.helpers import images, pki
-from tests.helpers.processes import Process, start_gatekeeper
+from tests.helpers.processes import REPO_ROOT, Process, start_gatekeeper
 
 
 def test_serving_certificate_is_reloaded_when_it_changes(
@@ -96,3 +100,52 @@ def test_upstream_with_a_private_ca(tmp_path: Path, permissive_policy: Path) -> 
             trusting.stop()
     finally:
         upstream.stop()
+
+
+def test_upstream_ca_is_added_to_the_system_store(tmp_path: Path) -> None:
+    """Two TLS upstreams (mirror routes): one trusted through the process's default store
+    (SSL_CERT_FILE, made with certs/make_dev_certs.py), one through --upstream-ca. Both
+    verify: the private CA was added, the default store not replaced."""
+    dev = tmp_path / "dev"
+    subprocess.run(
+        [sys.executable, str(REPO_ROOT / "certs/make_dev_certs.py"), "--out", str(dev)],
+        check=True,
+    )
+    system_ca = pki.KeyPair(
+        x509.load_pem_x509_certificate((dev / "ca.pem").read_bytes()),
+        ec.generate_private_key(ec.SECP256R1()),  # unused: only the paths are read
+        dev / "ca.pem",
+        dev / "ca-key.pem",
+    )
+    dev_server = pki.KeyPair(
+        system_ca.cert, system_ca.key, dev / "server.pem", dev / "server-key.pem"
+    )
+    public = pki.start_tls_registry(tmp_path / "public", dev_server, system_ca)
+    private_ca = pki.make_ca(tmp_path / "pki")
+    private = pki.start_tls_registry(
+        tmp_path / "private", pki.server_cert(private_ca, tmp_path / "pki"), private_ca
+    )
+    policy = tmp_path / "policy.yaml"
+    policy.write_text('rules: [{name: all, repositories: ["**"]}]\n')
+    gate = start_gatekeeper(
+        tmp_path / "gate",
+        f"docker.io={public.url}",
+        policy,
+        "--mirror",
+        "--upstream",
+        f"ghcr.io={private.url}",
+        "--upstream-ca",
+        str(private_ca.cert_path),
+        env={"SSL_CERT_FILE": str(dev / "ca.pem"), "SSL_CERT_DIR": str(tmp_path / "none")},
+    )
+    try:
+        for path in ("/v2/library/x/tags/list", "/v2/acme/x/tags/list?ns=ghcr.io"):
+            response = requests.get(gate.url + path, timeout=10)
+            # The registry's own answer (no such repository), not a 503 for a TLS failure.
+            assert response.status_code == 404, (path, response.text)
+            assert response.json()["errors"][0]["code"] == "NAME_UNKNOWN"
+        assert requests.get(f"{gate.url}/readyz", timeout=10).status_code == 200
+    finally:
+        gate.stop()
+        public.stop()
+        private.stop()
