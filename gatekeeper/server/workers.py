@@ -12,7 +12,6 @@ import contextlib
 import logging
 import os
 import signal
-import sys
 from collections.abc import Callable
 
 from gatekeeper.errors import GatekeeperError
@@ -32,7 +31,9 @@ def supervise(
             try:
                 serve_one()
             except GatekeeperError as exc:  # e.g. the port is taken: one line, exit 2
-                print(f"gatekeeper: {exc.message}", file=sys.stderr, flush=True)
+                # One write(2) of one line: under PIPE_BUF it cannot interleave with the
+                # same line from a sibling worker (print() may write it in two pieces).
+                os.write(2, f"gatekeeper: {exc.message}\n".encode(errors="replace"))
                 code = 2
             except BaseException:  # a worker must never fall back into the parent's loop
                 log.exception("worker %d crashed", index)
