@@ -130,6 +130,7 @@ class SignaturePolicy:
     keyless: tuple[KeylessIdentity, ...] = ()
     threshold: int = 1
     transparency_log: str = "optional"  # "optional" | "required"
+    timestamps: str = "optional"  # "optional" | "required": an RFC 3161 timestamp (bundles)
     # None: Sigstore production root
     trusted_root: Path | None = field(default=None, metadata=NOT_FINGERPRINTED)
     material: TrustMaterial | None = None

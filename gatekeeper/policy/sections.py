@@ -34,6 +34,7 @@ SIGNATURE_KEYS = (
     "notation",
     "threshold",
     "transparency_log",
+    "timestamps",
     "trusted_root",
     "repository",
 )
@@ -88,7 +89,8 @@ def _tag_glob(ctx: Context, path: PathKey, value: object) -> str | None:
 
 
 def compile_signatures(ctx: Context, path: PathKey, value: object) -> SignaturePolicy | None:
-    """``signatures: {keys, keyless, notation, threshold, transparency_log, trusted_root}``.
+    """``signatures: {keys, keyless, notation, threshold, transparency_log, timestamps,
+    trusted_root}``.
 
     Key files and the trusted root are read and parsed here, into ``material``; Notation
     trust stores into ``notation.material``. Signers counted by ``threshold``: each cosign
@@ -127,7 +129,7 @@ def compile_signatures(ctx: Context, path: PathKey, value: object) -> SignatureP
                 f"threshold {threshold} exceeds the number of keys and identities"
                 f" listed ({listed})",
             )
-    log = _one(ctx, path, section, "transparency_log", _transparency_log) or "optional"
+    log = _one(ctx, path, section, "transparency_log", _requirement) or "optional"
     named_root = _one(ctx, path, section, "trusted_root", compile_trusted_root)
     if "trusted_root" in section:
         root = named_root[1] if named_root else None
@@ -138,6 +140,7 @@ def compile_signatures(ctx: Context, path: PathKey, value: object) -> SignatureP
         keyless=keyless,
         threshold=threshold,
         transparency_log=log,
+        timestamps=_one(ctx, path, section, "timestamps", _requirement) or "optional",
         trusted_root=named_root[0] if named_root else None,
         material=trust_material(tuple(key for _, key in keys), root) if root else None,
         notation=notation,
@@ -165,7 +168,7 @@ def _notation_count(value: object) -> int:
     return _count(value.get("trusted_identities"))
 
 
-def _transparency_log(ctx: Context, path: PathKey, value: object) -> str | None:
+def _requirement(ctx: Context, path: PathKey, value: object) -> str | None:
     return f.choice(ctx, path, value, TRANSPARENCY_LOG)
 
 

@@ -56,6 +56,7 @@ from gatekeeper.trust.verify import (
     attempt,
     bounded,
     problem_line,
+    refuse_untimestamped,
     too_many,
     unique,
 )
@@ -125,6 +126,7 @@ def verify_attestation(
 ) -> VerifiedStatement:
     """Verify one ``.att`` layer or attestation bundle; raise SignatureRejected if it fails."""
     if isinstance(candidate, LegacySignature):
+        refuse_untimestamped(policy)
         signer, payload_type, payload = verify_dsse_layer(
             candidate.layer, candidate.payload, policy, material, limits
         )

@@ -11,10 +11,13 @@ attaches the bundle as an OCI referrer (artifactType
 * Keyless bundles whose log entry is Rekor ``intoto`` (npm provenance, GitHub's earlier
   attestations) are refused by sigstore-python outright and verified by
   :mod:`gatekeeper.trust.intoto_bundles` instead.
+* Keyless bundles without any log entry, dated by RFC 3161 timestamps alone (GitHub's own
+  Sigstore instance, private repositories), are refused by sigstore-python ("expected exactly
+  one log entry") and verified by :mod:`gatekeeper.trust.timestamped_bundles`.
 * Key-based bundles (``publicKey`` hint, no certificate) are not supported by sigstore-python;
-  the DSSE signature is checked here against the trusted keys, and a Rekor SET, when present,
-  must verify and name the same payload, signature and key. Rekor v2 entries carry no SET;
-  their inclusion proofs are not checked here, so ``transparency_log: required`` refuses them.
+  the DSSE signature is checked here against the trusted keys, and every log entry (Rekor v1
+  SET, Rekor v2 inclusion proof + checkpoint) and timestamp present must verify and name the
+  same signature and key (:mod:`gatekeeper.trust.bundle_log`).
 * ``messageSignature`` bundles sign a blob's digest, not a statement about an image: refused.
 
 The statement is parsed here, not by sigstore's ``dsse.Statement``: real cosign v3 subjects
@@ -33,17 +36,12 @@ from sigstore.verify import Verifier
 
 from gatekeeper.policy.model import SignaturePolicy
 from gatekeeper.trust._decode import b64decode, json_object, member
+from gatekeeper.trust.bundle_log import check_keyed_log
 from gatekeeper.trust.errors import SignatureRejected
 from gatekeeper.trust.identity import IdentityPolicy, match_identity
-from gatekeeper.trust.keys import TrustedKey
 from gatekeeper.trust.limits import DEFAULT_LIMITS, TrustLimits
 from gatekeeper.trust.material import TrustMaterial
-from gatekeeper.trust.rekor import (
-    check_dsse_entry,
-    parse_bundle_entry,
-    parse_entry_body,
-    verify_set,
-)
+from gatekeeper.trust.timestamps import verify_timestamps
 
 BUNDLE_MEDIA_TYPES = frozenset(
     {
@@ -82,6 +80,7 @@ def open_bundle(
     """
     # Imported here: intoto_bundles builds on dsse_pae from this module.
     from gatekeeper.trust.intoto_bundles import logged_as_intoto, verify_keyless_intoto
+    from gatekeeper.trust.timestamped_bundles import verify_keyless_timestamped
 
     if not bundle:  # what a gatherer passes for a bundle it declined to download
         raise SignatureRejected(
@@ -103,10 +102,16 @@ def open_bundle(
             envelope, material_doc, policy, material, limits
         )
     elif "certificate" in material_doc or "x509CertificateChain" in material_doc:
+        if not material_doc.get("tlogEntries"):
+            # sigstore-python requires exactly one log entry: see timestamped_bundles.
+            return verify_keyless_timestamped(doc, policy, material, limits)
         if logged_as_intoto(material_doc):
             # sigstore-python refuses intoto log entries outright: see intoto_bundles.
             return verify_keyless_intoto(doc, policy, material, limits)
         signer, payload_type, payload = _verify_keyless(bundle, policy, material)
+        if policy.timestamps == "required":
+            # sigstore-python verified any timestamps but does not say whether one was there.
+            _require_timestamp(material_doc, envelope, material, limits)
     else:
         raise SignatureRejected("bundle has neither a public key hint nor a certificate")
     return signer, payload_type, payload
@@ -208,36 +213,27 @@ def _verify_keyed(
         signature = b64decode(member(item, "sig", str, "DSSE signature"), "DSSE signature", 4096)
         key = next((k for k in material.keys if k.verify(signature, pae)), None)
         if key is not None:
-            _check_keyed_log(material_doc, payload, signature, key, policy, material, limits)
+            check_keyed_log(
+                material_doc,
+                pae=pae,
+                payload=payload,
+                signature=signature,
+                key=key,
+                policy=policy,
+                material=material,
+                limits=limits,
+            )
             return f"key {key.short_id}", payload_type, payload
     raise SignatureRejected(f"signed, but not by a trusted key (key ids: {material.key_ids})")
 
 
-def _check_keyed_log(
+def _require_timestamp(
     material_doc: dict[str, Any],
-    payload: bytes,
-    signature: bytes,
-    key: TrustedKey,
-    policy: SignaturePolicy,
+    envelope: dict[str, Any],
     material: TrustMaterial,
     limits: TrustLimits,
 ) -> None:
-    raw_entries = material_doc.get("tlogEntries", [])
-    if not isinstance(raw_entries, list) or len(raw_entries) > limits.max_signatures:
-        raise SignatureRejected("bundle tlogEntries is not a short list")
-    entries = [entry for raw in raw_entries if (entry := parse_bundle_entry(raw, limits))]
-    if not entries:
-        if policy.transparency_log != "optional":
-            raise SignatureRejected(
-                "bundle has no Rekor SET (inclusion promise); the policy requires one"
-            )
-        return
-    for entry in entries:  # every SET present must hold: a forged one is an attack
-        verify_set(entry, material.root)
-        check_dsse_entry(
-            parse_entry_body(entry, limits),
-            envelope=None,
-            payload=payload,
-            signature=signature,
-            verifier=key.der,
-        )
+    signatures = member(envelope, "signatures", list, "DSSE envelope")
+    signature = b64decode(member(signatures[0], "sig", str, "DSSE signature"), "DSSE sig", 4096)
+    if not verify_timestamps(material_doc, signature, material.root, limits):
+        raise SignatureRejected("bundle has no RFC 3161 timestamp; the policy requires one")

@@ -75,7 +75,7 @@ def verify_keyless_intoto(
         b64decode(member(item, "sig", str, "DSSE signature"), "DSSE signature", 4096)
         for item in raw_signatures
     ]
-    leaf, untrusted = _certificates(material_doc, limits)
+    leaf, untrusted = bundle_certificates(material_doc, limits)
     entries = member(material_doc, "tlogEntries", list, "bundle verificationMaterial")
     if len(entries) != 1:
         raise SignatureRejected("bundle must carry exactly one Rekor entry")
@@ -109,7 +109,7 @@ def verify_keyless_intoto(
     return signer, payload_type, payload
 
 
-def _certificates(
+def bundle_certificates(
     material_doc: dict[str, Any], limits: TrustLimits
 ) -> tuple[x509.Certificate, list[x509.Certificate]]:
     if "certificate" in material_doc:

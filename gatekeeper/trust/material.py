@@ -82,4 +82,6 @@ def trust_scope(policy: SignaturePolicy, material: TrustMaterial) -> str:
         described = (identity.issuer, identity.subject, pattern, issuer_pattern, claims)
         digest.update(repr(described).encode() + b"\n")
     digest.update(f"transparency_log {policy.transparency_log}\n".encode())
+    if policy.timestamps != "optional":  # left out at the default: scopes stay as they were
+        digest.update(f"timestamps {policy.timestamps}\n".encode())
     return digest.hexdigest()[:16]

@@ -74,7 +74,7 @@ class EntryClaims:
     envelope_sha256: str | None = None  # intoto: hex sha256 of the DSSE envelope bytes
 
 
-def _log_number(value: Any, what: str) -> int:
+def log_number(value: Any, what: str) -> int:
     # cosign's bundle has JSON numbers; protobuf JSON (Sigstore bundles) has int64 strings.
     if isinstance(value, str) and value.isdigit():
         value = int(value)
@@ -96,8 +96,8 @@ def parse_cosign_bundle(annotation: str, limits: TrustLimits) -> LogEntry:
     where = "Rekor bundle Payload"
     return LogEntry(
         body=b64decode(payload.get("body"), f"{where} body", limits.max_annotation_bytes),
-        integrated_time=_log_number(payload.get("integratedTime"), f"{where} integratedTime"),
-        log_index=_log_number(payload.get("logIndex"), f"{where} logIndex"),
+        integrated_time=log_number(payload.get("integratedTime"), f"{where} integratedTime"),
+        log_index=log_number(payload.get("logIndex"), f"{where} logIndex"),
         log_id=_log_id(member(payload, "logID", str, where), f"{where} logID"),
         signed_entry_timestamp=b64decode(
             doc.get("SignedEntryTimestamp"), "SignedEntryTimestamp", 1024
@@ -114,8 +114,8 @@ def parse_bundle_entry(raw: Any, limits: TrustLimits) -> LogEntry | None:
     log_id = b64decode(member(raw, "logId", dict, where).get("keyId"), f"{where} logId", 64)
     return LogEntry(
         body=b64decode(raw.get("canonicalizedBody"), f"{where} body", limits.max_bundle_bytes),
-        integrated_time=_log_number(raw.get("integratedTime"), f"{where} integratedTime"),
-        log_index=_log_number(raw.get("logIndex"), f"{where} logIndex"),
+        integrated_time=log_number(raw.get("integratedTime"), f"{where} integratedTime"),
+        log_index=log_number(raw.get("logIndex"), f"{where} logIndex"),
         log_id=_log_id(log_id.hex(), f"{where} logId"),
         signed_entry_timestamp=b64decode(
             member(promise, "signedEntryTimestamp", str, where), "signedEntryTimestamp", 1024
@@ -134,7 +134,12 @@ def verify_set(entry: LogEntry, root: TrustedRoot) -> None:
 
 def parse_entry_body(entry: LogEntry, limits: TrustLimits) -> EntryClaims:
     """Read kind, payload hash, signatures and verifiers from the entry body."""
-    doc = json_object(entry.body, "Rekor entry body", limits.max_bundle_bytes)
+    return parse_body(entry.body, limits)
+
+
+def parse_body(body: bytes, limits: TrustLimits) -> EntryClaims:
+    """:func:`parse_entry_body` for a body proven some other way (an inclusion proof)."""
+    doc = json_object(body, "Rekor entry body", limits.max_bundle_bytes)
     kind = member(doc, "kind", str, "Rekor entry body")
     version = member(doc, "apiVersion", str, "Rekor entry body")
     if kind not in ("hashedrekord", "rekord", "dsse", "intoto"):

@@ -1,4 +1,4 @@
-"""Sigstore trust roots: Fulcio CAs, Rekor and CT log keys, each with its validity window.
+"""Sigstore trust roots: Fulcio CAs, Rekor and CT log keys, TSAs, each with its validity window.
 
 Reads the ``TrustedRoot`` JSON of sigstore/protobuf-specs (``trustroot.proto``, media type
 ``application/vnd.dev.sigstore.trustedroot+json;version=0.1``), or a ``ClientTrustConfig``
@@ -67,6 +67,15 @@ class CertificateAuthority:
 
 
 @dataclass(frozen=True, slots=True)
+class TimestampAuthority:
+    """One RFC 3161 TSA: its chain (signing certificate first, root last) and validity."""
+
+    chain: tuple[x509.Certificate, ...] = field(compare=False)
+    validity: Validity
+    uri: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class LogKey:
     """A Rekor or CT log key; ``log_id`` is the hex id signatures name it by."""
 
@@ -87,6 +96,7 @@ class TrustedRoot:
     source: str
     sigstore: SigstoreTrustedRoot = field(compare=False, repr=False)
     skipped: tuple[str, ...] = ()  # log keys of types gatekeeper cannot use
+    tsas: tuple[TimestampAuthority, ...] = ()  # ``timestampAuthorities``
 
     def rekor_key(self, log_id: str, at: datetime) -> LogKey:
         """The Rekor key with ``log_id`` valid at ``at``; SignatureRejected otherwise."""
@@ -124,6 +134,10 @@ def load_trusted_root(data: bytes, source: str) -> TrustedRoot:
             _authority(item, f"{source} certificateAuthorities[{i}]")
             for i, item in enumerate(_list(doc.get("certificateAuthorities", []), source))
         )
+        tsas = tuple(
+            _tsa(item, f"{source} timestampAuthorities[{i}]")
+            for i, item in enumerate(_list(doc.get("timestampAuthorities", []), source))
+        )
         sigstore_root = _sigstore_view(doc)
     except TrustError:
         raise
@@ -144,6 +158,7 @@ def load_trusted_root(data: bytes, source: str) -> TrustedRoot:
         source=source,
         sigstore=sigstore_root,
         skipped=skipped_rekor + skipped_ct,
+        tsas=tsas,
     )
 
 
@@ -153,9 +168,12 @@ def _sigstore_view(doc: dict[str, Any]) -> SigstoreTrustedRoot:
     The signing config is required by the schema but only used to sign: an empty one says
     that this config verifies and never signs.
     """
+    # Proto3 JSON omits empty repeated fields (GitHub's trusted root has no "tlogs" or
+    # "ctlogs"); sigstore-models insists on them, so the omitted lists are written out.
+    repeated = ("tlogs", "certificateAuthorities", "ctlogs", "timestampAuthorities")
     config = {
         "mediaType": CLIENT_TRUST_CONFIG_MEDIA_TYPE,
-        "trustedRoot": doc,
+        "trustedRoot": {**{name: [] for name in repeated}, **doc},
         "signingConfig": {"mediaType": SIGNING_CONFIG_MEDIA_TYPE},
     }
     return ClientTrustConfig.from_json(json.dumps(config)).trusted_root
@@ -241,3 +259,10 @@ def _authority(raw: Any, where: str) -> CertificateAuthority:
     if not chain:
         raise TrustError(f"{where}: certChain has no certificates")
     return CertificateAuthority(chain, _validity(raw.get("validFor"), where))
+
+
+def _tsa(raw: Any, where: str) -> TimestampAuthority:
+    # Same shape as a certificate authority (trustroot.proto reuses the message); the chain
+    # starts with the TSA's signing certificate (sigstore-go and sigstore-python read it so).
+    authority = _authority(raw, where)
+    return TimestampAuthority(authority.chain, authority.validity, str(raw.get("uri", "")))

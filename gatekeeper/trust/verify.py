@@ -95,10 +95,20 @@ def _verify_one(
     limits: TrustLimits,
 ) -> str:
     if isinstance(candidate, LegacySignature):
+        refuse_untimestamped(policy)
         return verify_legacy_signature(
             candidate.layer, candidate.payload, image_digest, policy, material, limits
         )
     return verify_bundle(candidate.bundle, image_digest, policy, material, limits)
+
+
+def refuse_untimestamped(policy: SignaturePolicy) -> None:
+    """``timestamps: required`` is met by Sigstore bundles only: gatekeeper reads no RFC 3161
+    timestamp from legacy ``.sig``/``.att`` layers, so they cannot count."""
+    if policy.timestamps == "required":
+        raise SignatureRejected(
+            "legacy cosign layers carry no verified RFC 3161 timestamp; the policy requires one"
+        )
 
 
 def attempt(check: Callable[[], T]) -> tuple[T | None, str | None]:

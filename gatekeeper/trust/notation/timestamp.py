@@ -138,3 +138,17 @@ def _der_sequence(content: bytes) -> bytes:
         return b"\x30" + bytes([length]) + content
     encoded = length.to_bytes((length.bit_length() + 7) // 8, "big")
     return b"\x30" + bytes([0x80 | len(encoded)]) + encoded + content
+
+
+def response_der_sorted(response: bytes) -> bytes:
+    """A TimeStampResp (``status`` + token, as Sigstore bundles carry it) with its token's
+    certificate set in DER order; see :func:`der_sorted` for why that is safe."""
+    try:
+        _, start, end = _tlv(response, 0, _SEQUENCE)  # TimeStampResp
+        _, _, status_end = _tlv(response, start, _SEQUENCE)  # PKIStatusInfo
+    except IndexError as exc:
+        raise SignatureRejected("timestamp response is truncated") from exc
+    if status_end >= end:
+        return response  # no token: rfc3161-client reports the status
+    token = response[status_end:end]
+    return response[:status_end] + der_sorted(token) + response[end:]

@@ -103,6 +103,7 @@ def test_every_section_compiles(in_tmp: Path) -> None:
                 - {issuer: "https://token.actions", subject_regex: "^https://github.com/acme/"}
               threshold: 2
               transparency_log: required
+              timestamps: required
               trusted_root: keys/root.json
             scan:
               deny_severities: [critical, High, CRITICAL]
@@ -149,6 +150,7 @@ def test_every_section_compiles(in_tmp: Path) -> None:
         ),
         threshold=2,
         transparency_log="required",
+        timestamps="required",
         trusted_root=(in_tmp / "keys/root.json").resolve(),
     )
     assert rule.scan == ScanPolicy(

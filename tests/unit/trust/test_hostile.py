@@ -178,12 +178,31 @@ CASES: dict[str, tuple[Case, str]] = {
             json.dumps(
                 {
                     "mediaType": BUNDLE_V03,
-                    "verificationMaterial": {"certificate": {"rawBytes": "AAAA"}},
+                    "verificationMaterial": {
+                        "certificate": {"rawBytes": "AAAA"},
+                        "tlogEntries": [{"kindVersion": {"kind": "dsse", "version": "0.0.1"}}],
+                    },
                     "dsseEnvelope": {},
                 }
             ).encode(),
         ),
         "bundle does not verify: failed to load bundle",
+    ),
+    "certificate bundle without a log entry, garbage": (
+        lambda *_: BundleSignature(
+            "hostile",
+            json.dumps(
+                {
+                    "mediaType": BUNDLE_V03,
+                    "verificationMaterial": {
+                        "certificate": {"rawBytes": "AAAA"},
+                        "timestampVerificationData": {"rfc3161Timestamps": [{}]},
+                    },
+                    "dsseEnvelope": {"payloadType": "x", "payload": "", "signatures": [{}]},
+                }
+            ).encode(),
+        ),
+        "'sig' is missing",
     ),
 }
 
