@@ -1,4 +1,4 @@
-"""Command line: ``gatekeeper serve | evaluate | verdicts show | policy check``.
+"""Command line: ``gatekeeper serve | evaluate | lint | verdicts show | policy check``.
 
 Every error ends as one ``gatekeeper: …`` line on stderr and exit code 2 (usage mistakes,
 settings, files and sockets the system refuses, an upstream down): a crash never reads as a
@@ -38,11 +38,13 @@ EPILOG = """\
 commands:
   serve            run the gate in front of a registry
   evaluate REF     the decision for one image, without a client
+  lint REF         every image check at its default, without a policy (before a push)
   verdicts show    the vulnerability verdict gatekeeper would use, and why
   policy check     validate policy files (file:line: problem)
 
 exit codes:
-  0  served, allowed, valid        1  denied, refused, invalid (evaluate, verdicts, policy)
+  0  served, allowed, valid, clean  1  denied, refused, invalid, findings (evaluate, lint,
+                                       verdicts, policy)
   2  error: bad usage or settings, a port in use, an unreadable file, an upstream down
 
 environment:
@@ -54,6 +56,7 @@ examples:
   gatekeeper serve --upstream http://registry:5000 --policy policy/ --listen 0.0.0.0:5000
   gatekeeper policy check policy/
   gatekeeper evaluate team/app:1.2.3 --upstream http://registry:5000 --policy policy/ -o json
+  gatekeeper lint staging/app:1.2.3 --upstream http://registry:5000
   gatekeeper serve --help     flags, defaults and variables of one command
 
 docs: README.md, docs/operations.md (limits, metrics, logs)"""
@@ -100,7 +103,7 @@ def _env_path(name: str) -> Path | None:
     return Path(value) if value else None
 
 
-def _add_upstream_flags(parser: argparse.ArgumentParser) -> None:
+def _add_upstream_flags(parser: argparse.ArgumentParser, *, with_policy: bool = True) -> None:
     parser.add_argument(
         "--upstream",
         action="append",
@@ -109,13 +112,15 @@ def _add_upstream_flags(parser: argparse.ArgumentParser) -> None:
         help="upstream registry base URL; NAME=URL routes a mirrored registry namespace "
         "(repeatable; GATEKEEPER_UPSTREAM, comma-separated)",
     )
-    parser.add_argument(
-        "--policy",
-        action="append",
-        type=Path,
-        default=None,
-        help=f"policy file or directory, repeatable (GATEKEEPER_POLICY, '{os.pathsep}'-separated)",
-    )
+    if with_policy:
+        parser.add_argument(
+            "--policy",
+            action="append",
+            type=Path,
+            default=None,
+            help=f"policy file or directory, repeatable (GATEKEEPER_POLICY,"
+            f" '{os.pathsep}'-separated)",
+        )
     parser.add_argument(
         "--upstream-credentials",
         type=Path,
@@ -312,6 +317,20 @@ def build_parser() -> argparse.ArgumentParser:
         " others did not count",
     )
 
+    lint = commands.add_parser(
+        "lint",
+        help="every image check at its default, without a policy (exit 0 clean, 1 findings,"
+        " 2 error)",
+        description="Read an image's config from the registry and run every image check at"
+        " its default: non-root user, no secrets in ENV or labels (by name or value), a"
+        " HEALTHCHECK, no ADD from a URL, at most 125 layers. For pipelines before a push"
+        " or a promotion.",
+    )
+    lint.add_argument("ref", help="repo:tag or repo@sha256:…")
+    _add_log_flags(lint, top=False)
+    _add_upstream_flags(lint, with_policy=False)
+    _add_output_flag(lint)
+
     verdicts = commands.add_parser("verdicts", help="vulnerability verdict tools")
     verdict_commands = verdicts.add_subparsers(dest="verdicts_command", required=True)
     show = verdict_commands.add_parser(
@@ -343,6 +362,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _serve(args)
         if args.command == "evaluate":
             return _evaluate(args)
+        if args.command == "lint":
+            return _lint(args)
         if args.command == "verdicts":
             return _verdicts_show(args)
         if args.command == "policy":
@@ -371,12 +392,14 @@ def _fail(args: argparse.Namespace, code: str, message: str) -> int:
     return 2
 
 
-def _settings(args: argparse.Namespace) -> Settings:
+def _settings(args: argparse.Namespace, *, policy_required: bool = True) -> Settings:
     upstreams = args.upstream or _env_list("UPSTREAM", ",")
     default, namespaces = parse_upstreams(upstreams, args.mirror)
-    policies = args.policy or [Path(p) for p in _env_list("POLICY", os.pathsep)]
-    if not policies:
-        raise ConfigError("--policy (or GATEKEEPER_POLICY) is required")
+    policies: list[Path] = []
+    if policy_required:
+        policies = args.policy or [Path(p) for p in _env_list("POLICY", os.pathsep)]
+        if not policies:
+            raise ConfigError("--policy (or GATEKEEPER_POLICY) is required")
     return Settings(
         upstream=default,
         policy_paths=tuple(policies),
@@ -433,6 +456,18 @@ def _evaluate(args: argparse.Namespace) -> int:
     admission = asyncio.run(evaluate.evaluate(settings, ref))
     print(evaluate.render(admission, args.output == "json", args.explain))
     return evaluate.exit_code(admission)
+
+
+def _lint(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from gatekeeper import evaluate, lint
+
+    settings = _settings(args, policy_required=False)
+    ref = evaluate.parse_reference(args.ref)
+    admission = asyncio.run(lint.lint(settings, ref))
+    print(lint.render(admission, args.output == "json"))
+    return lint.exit_code(admission)
 
 
 def _verdicts_show(args: argparse.Namespace) -> int:

@@ -38,9 +38,15 @@ def parse_reference(text: str) -> Reference:
     return Reference(check_name(repository), check_reference(reference))
 
 
-async def evaluate(settings: Settings, ref: Reference) -> Admission:
-    """Fetch ``ref`` with gatekeeper's own credentials and decide, as a pull would."""
-    policies = PolicyStore(settings.policy_paths, load_policy, dry_run=settings.dry_run)
+async def evaluate(
+    settings: Settings, ref: Reference, policies: PolicyStore | None = None
+) -> Admission:
+    """Fetch ``ref`` with gatekeeper's own credentials and decide, as a pull would.
+
+    ``policies``: the policy to decide by (default: the files ``settings`` names).
+    """
+    if policies is None:
+        policies = PolicyStore(settings.policy_paths, load_policy, dry_run=settings.dry_run)
     async with AsyncExitStack() as stack:
         deps = await build_deps(replace(settings, decision_log=Path(os.devnull)), policies, stack)
         fetched = await fetch_manifest(

@@ -1,7 +1,8 @@
 """ImageConfigs: the ImageGatherer, reading image config blobs from the upstream.
 
 Facts are cached by manifest digest (a digest's config never changes). An index is judged
-by its platform images, up to ``max_platforms`` of them (more is refused: gatekeeper will
+by its platform images (each scanned for secrets once, in a worker thread), up to
+``max_platforms`` of them (more is refused: gatekeeper will
 not vouch for platforms it did not read); buildkit attestation manifests (platform
 ``unknown/unknown``) are not images and are skipped.
 """
@@ -9,7 +10,7 @@ not vouch for platforms it did not read); buildkit attestation manifests (platfo
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from cachetools import LRUCache
 
@@ -21,6 +22,7 @@ from gatekeeper.oci.manifest import Descriptor, Manifest, parse_manifest
 from gatekeeper.policy.evidence import ImageFacts
 from gatekeeper.policy.image_checks import merge_platforms
 from gatekeeper.policy.model import ImagePolicy
+from gatekeeper.policy.secret_values import find_secrets
 from gatekeeper.state.singleflight import SingleFlight
 from gatekeeper.upstream.client import Upstream
 from gatekeeper.upstream.reads import fetch_blob, fetch_optional_manifest
@@ -83,7 +85,10 @@ class ImageConfigs:
         data = await fetch_blob(
             upstream, repository, manifest.config.digest, self._limits.config_bytes
         )
-        return parse_image_config(data, manifest)
+        facts = parse_image_config(data, manifest)
+        # Secrets are looked for once per image, off the event loop: detect-secrets' regexes
+        # over a 4 MiB config take about a second.
+        return replace(facts, secrets=await asyncio.to_thread(find_secrets, facts))
 
 
 def _is_attestation(descriptor: Descriptor) -> bool:

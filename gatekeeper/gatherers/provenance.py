@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 
 from cachetools import TTLCache
 
@@ -38,6 +39,7 @@ from gatekeeper.policy.attestation_evidence import (
 )
 from gatekeeper.policy.attestation_model import AttestationRequirement
 from gatekeeper.policy.cel import Condition, activation, evaluate
+from gatekeeper.policy.provenance_bases import provenance_images
 from gatekeeper.state.singleflight import SingleFlight
 from gatekeeper.trust.attestations import DSSE_MEDIA_TYPE, VerifiedStatement, evaluate_attestations
 from gatekeeper.trust.limits import DEFAULT_LIMITS, TrustLimits
@@ -144,29 +146,27 @@ def judge_statement(
     statement: VerifiedStatement, conditions: Sequence[Condition]
 ) -> StatementResult:
     """The first condition that does not hold for ``statement`` (none: it satisfies all)."""
-    base = StatementResult(statement.source, statement.signer)
+    # What a verified provenance says the build started from (image.trusted_bases).
+    images = provenance_images(statement.statement)
+    base = StatementResult(statement.source, statement.signer, images=images)
     if not conditions:
         return base
     if len(statement.payload) > MAX_CEL_STATEMENT_BYTES:
-        return StatementResult(
-            statement.source,
-            statement.signer,
-            conditions[0].source,
-            f"not evaluated: the statement is larger than {MAX_CEL_STATEMENT_BYTES} bytes",
+        return replace(
+            base,
+            failed=conditions[0].source,
+            reason=f"not evaluated: the statement is larger than {MAX_CEL_STATEMENT_BYTES} bytes",
         )
     try:
         variables = activation(statement.statement)
     except (TypeError, ValueError, RecursionError) as exc:
-        return StatementResult(
-            statement.source,
-            statement.signer,
-            conditions[0].source,
-            f"error: the statement cannot be read ({type(exc).__name__})",
+        return replace(
+            base,
+            failed=conditions[0].source,
+            reason=f"error: the statement cannot be read ({type(exc).__name__})",
         )
     for condition in conditions:
         outcome = evaluate(condition, variables)
         if not outcome.held:
-            return StatementResult(
-                statement.source, statement.signer, condition.source, outcome.reason, outcome.seen
-            )
+            return replace(base, failed=condition.source, reason=outcome.reason, seen=outcome.seen)
     return base

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from gatekeeper.errors import ManifestInvalid
 from gatekeeper.oci.manifest import Manifest, json_object
@@ -19,6 +19,19 @@ MAX_CONFIG_BYTES = 4 * 1024 * 1024
 MAX_ENV = 4096
 MAX_HISTORY = 4096
 _FRACTION = re.compile(r"(\.\d+)")
+
+
+@dataclass(frozen=True, slots=True)
+class SecretFinding:
+    """An ENV entry or label that holds a secret of ``kind``; the value itself is never kept."""
+
+    source: Literal["env", "label"]
+    name: str  # the variable's name or the label's key
+    kind: str  # e.g. "AWS Access Key", "Private Key", "named like a secret"
+
+    def __str__(self) -> str:
+        where = "ENV" if self.source == "env" else "label"
+        return f"{where} {self.name} ({self.kind})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +45,10 @@ class ImageFacts:
     labels: dict[str, str] = field(default_factory=dict)
     history: tuple[str, ...] = ()  # created_by lines, oldest first
     size_bytes: int = 0
+    layers: int = 0  # filesystem layers the manifest lists
+    # What policy.secret_values found in ``env`` and ``labels``, scanned once per image by
+    # the gatherer (None: not scanned yet; the check then scans).
+    secrets: tuple[SecretFinding, ...] | None = None
 
 
 def parse_image_config(data: bytes, manifest: Manifest) -> ImageFacts:
@@ -59,6 +76,7 @@ def parse_image_config(data: bytes, manifest: Manifest) -> ImageFacts:
             if isinstance(h, dict)
         ),
         size_bytes=size,
+        layers=len(manifest.layers),
     )
 
 

@@ -14,6 +14,9 @@ class StatementResult:
     failed: str | None = None  # the first condition that did not hold (None: all held)
     reason: str = ""  # "false", "error: …", "not a boolean (…)"
     seen: tuple[str, ...] = ()  # "path = value", bounded: what the failed condition read
+    # SLSA provenance: the images the build resolved (policy.provenance_bases); None when
+    # the statement is not SLSA provenance.
+    images: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -59,6 +59,7 @@ CODES = frozenset(
         "image-size",
         "image-labels",
         "image-base",
+        "image-layers",
         "attestation-missing",  # no statement of the required type from a trusted signer
         "attestation-unsatisfied",  # verified statements, but none meets the conditions
         "blob-not-admitted",  # a blob no admitted manifest in the repository lists

@@ -132,11 +132,17 @@ def _inherited(rule: Rule, request: AdmissionRequest, evidence: Evidence) -> Che
     so are attestations (a statement about the index covers what it lists).
     Nothing else is: a vulnerability verdict about the child itself still counts, and its
     image config is checked again (an index may list children it was not image-checked
-    through, such as ``unknown/unknown`` attestation entries).
+    through, such as ``unknown/unknown`` attestation entries), all but its trusted base:
+    the index's base check read every platform's label, or the index's signed provenance.
     """
     parent = request.inherited_from
     result = note(f"listed by index {parent}, admitted earlier: its signature covers this")
     if rule.image is not None:
+        if rule.image.trusted_bases:
+            # The index's base check covered every platform it lists (their common label,
+            # or the index's signed provenance, which is not gathered for a child again).
+            rule = replace(rule, image=replace(rule.image, trusted_bases=()))
+            result += note(f"trusted base: judged with index {parent}")
         result += _own(rule, request, evidence, EvidenceKind.IMAGE)
     if rule.scan is None:
         return result

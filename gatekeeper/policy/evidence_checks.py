@@ -12,6 +12,7 @@ from gatekeeper.policy.checks import CheckResult, combine, note, plural, refuse,
 from gatekeeper.policy.evidence import AdmissionRequest, Evidence, SignatureEvidence
 from gatekeeper.policy.image_checks import check_image
 from gatekeeper.policy.model import EvidenceKind, Rule, SignaturePolicy
+from gatekeeper.policy.provenance_bases import signed_bases
 from gatekeeper.policy.scan_checks import check_scan
 
 _MISSING_HINT = (
@@ -48,7 +49,8 @@ def _check_kind(
         return check_attestations(rule.attestations, evidence.attestations, request)
     if evidence.image is None or rule.image is None:
         return missing
-    return check_image(rule.image, evidence.image, request.now)
+    bases = signed_bases(rule.attestations, evidence.attestations)
+    return check_image(rule.image, evidence.image, request.now, bases)
 
 
 def check_signatures(

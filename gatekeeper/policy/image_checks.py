@@ -7,34 +7,40 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from gatekeeper.errors import ManifestInvalid
-from gatekeeper.policy.checks import PASS, CheckResult, as_utc, combine, refuse
+from gatekeeper.policy.checks import PASS, CheckResult, as_utc, combine, note, refuse
 from gatekeeper.policy.evidence import ImageFacts
 from gatekeeper.policy.model import ImagePolicy
+from gatekeeper.policy.provenance_bases import SignedBases
+from gatekeeper.policy.secret_values import SecretFinding, find_secrets
 from gatekeeper.policy.units import format_duration, format_size
 
 BASE_NAME_LABEL = "org.opencontainers.image.base.name"
-# Names that usually hold a credential. A name ending in _FILE/_PATH/_DIR points at one
-# (the POSTGRES_PASSWORD_FILE convention) and is the recommended way, so it passes.
-_SECRET_NAME = re.compile(
-    r"PASSWORD|PASSWD|PASSPHRASE|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|ACCESS_?KEY|CREDENTIAL",
-    re.IGNORECASE,
-)
-_SECRET_POINTER = re.compile(r"_(FILE|PATH|DIR)$", re.IGNORECASE)
+SHOWN = 3  # base images a refusal names; the rest are counted
 _ADD_FROM_URL = re.compile(r"\bADD\b.*\bhttps?://")
 
 
-def check_image(policy: ImagePolicy, facts: ImageFacts, now: datetime) -> CheckResult:
-    """Every check ``policy`` enables, each refusal with its own hint."""
+def check_image(
+    policy: ImagePolicy,
+    facts: ImageFacts,
+    now: datetime,
+    provenance: SignedBases | None = None,
+) -> CheckResult:
+    """Every check ``policy`` enables, each refusal with its own hint.
+
+    ``provenance``: what verified SLSA provenance says the build started from (None: there
+    is none); the trusted-base check prefers it to the image's own label.
+    """
     return combine(
         [
             _user(policy, facts),
-            _secrets_in_env(policy, facts),
+            _secrets(policy, facts),
             _healthcheck(policy, facts),
             _age(policy, facts, now),
             _add_from_url(policy, facts),
             _size(policy, facts),
+            _layers(policy, facts),
             _required_labels(policy, facts),
-            _trusted_base(policy, facts),
+            _trusted_base(policy, facts, provenance),
         ]
     )
 
@@ -56,19 +62,23 @@ def _user(policy: ImagePolicy, facts: ImageFacts) -> CheckResult:
     )
 
 
-def _secrets_in_env(policy: ImagePolicy, facts: ImageFacts) -> CheckResult:
-    if not policy.forbid_secrets_in_env:
+def _secrets(policy: ImagePolicy, facts: ImageFacts) -> CheckResult:
+    sources = set()
+    if policy.forbid_secrets_in_env:
+        sources.add("env")
+    if policy.forbid_secrets_in_labels:
+        sources.add("label")
+    if not sources:
         return PASS
-    names = []
-    for entry in facts.env:
-        name, _, value = entry.partition("=")
-        if value and _SECRET_NAME.search(name) and not _SECRET_POINTER.search(name):
-            names.append(name)  # the value is never repeated anywhere
-    if not names:
+    found = facts.secrets if facts.secrets is not None else find_secrets(facts)
+    # Only where each secret is and its kind: the value is never repeated anywhere.
+    shown = [str(item) for item in found if item.source in sources]
+    if not shown:
         return PASS
     return refuse(
-        f"environment variables look like secrets baked into the image: {', '.join(names)}",
-        "pass secrets at run time (secret mounts or orchestrator secrets), never with ENV",
+        f"secrets baked into the image: {', '.join(dict.fromkeys(shown))}",
+        "pass secrets at run time (secret mounts or orchestrator secrets), never with ENV or"
+        " LABEL; rotate the ones that were pushed",
         code="image-secrets",
     )
 
@@ -128,6 +138,17 @@ def _size(policy: ImagePolicy, facts: ImageFacts) -> CheckResult:
     )
 
 
+def _layers(policy: ImagePolicy, facts: ImageFacts) -> CheckResult:
+    limit = policy.max_layers
+    if limit is None or facts.layers <= limit:
+        return PASS
+    return refuse(
+        f"image has {facts.layers} layers, more than image.max_layers {limit}",
+        "merge RUN steps and use a multi-stage build to copy only what runs",
+        code="image-layers",
+    )
+
+
 def _required_labels(policy: ImagePolicy, facts: ImageFacts) -> CheckResult:
     missing = [key for key in policy.required_labels if not facts.labels.get(key, "").strip()]
     if not missing:
@@ -139,21 +160,61 @@ def _required_labels(policy: ImagePolicy, facts: ImageFacts) -> CheckResult:
     )
 
 
-def _trusted_base(policy: ImagePolicy, facts: ImageFacts) -> CheckResult:
+def _trusted_base(
+    policy: ImagePolicy, facts: ImageFacts, provenance: SignedBases | None
+) -> CheckResult:
     if not policy.trusted_bases:
         return PASS
-    base = facts.labels.get(BASE_NAME_LABEL, "").strip()
     hint = (
-        f"build FROM one of {', '.join(policy.trusted_bases)} and record it in the"
-        f" {BASE_NAME_LABEL} label"
+        f"build FROM one of {', '.join(policy.trusted_bases)}; gatekeeper reads the base from"
+        f" signed SLSA provenance the rule requires, else from the {BASE_NAME_LABEL} label"
     )
+    if provenance is not None and provenance.images:
+        return _trusted_by_provenance(policy, provenance, hint)
+    # The self-declared label is the fallback: anyone who can build can write it.
+    why = (
+        f"{provenance.described} names no image"
+        if provenance is not None
+        else "no signed provenance names it"
+    )
+    base = facts.labels.get(BASE_NAME_LABEL, "").strip()
     if not base:
         return refuse(
-            f"base image unknown: label {BASE_NAME_LABEL} is not set", hint, code="image-base"
+            f"base image unknown: {why}, and label {BASE_NAME_LABEL} is not set",
+            hint,
+            code="image-base",
         )
-    if any(is_trusted_base(base, prefix) for prefix in policy.trusted_bases):
+    if _trusted(policy, base):
         return PASS
-    return refuse(f"base image {base} is untrusted", hint, code="image-base")
+    return refuse(
+        f"base image {base} is untrusted (read from label {BASE_NAME_LABEL}: {why})",
+        hint,
+        code="image-base",
+    )
+
+
+def _trusted_by_provenance(policy: ImagePolicy, provenance: SignedBases, hint: str) -> CheckResult:
+    # Every image the build resolved: each stage's base and a `# syntax=` frontend alike.
+    untrusted = [image for image in provenance.images if not _trusted(policy, image)]
+    if not untrusted:
+        shown = ", ".join(provenance.images[:SHOWN])
+        more = _more(len(provenance.images))
+        return note(f"base images {shown}{more} are trusted (read from {provenance.described})")
+    shown = ", ".join(untrusted[:SHOWN])
+    return refuse(
+        f"base image{'s' if len(untrusted) > 1 else ''} {shown}{_more(len(untrusted))}"
+        f" untrusted (read from {provenance.described})",
+        hint,
+        code="image-base",
+    )
+
+
+def _trusted(policy: ImagePolicy, base: str) -> bool:
+    return any(is_trusted_base(base, prefix) for prefix in policy.trusted_bases)
+
+
+def _more(count: int) -> str:
+    return f" and {count - SHOWN} more" if count > SHOWN else ""
 
 
 def is_trusted_base(base: str, prefix: str) -> bool:
@@ -186,4 +247,12 @@ def merge_platforms(platforms: Sequence[ImageFacts]) -> ImageFacts:
         labels=labels,
         history=tuple(line for facts in platforms for line in facts.history),
         size_bytes=max(facts.size_bytes for facts in platforms),
+        layers=max(facts.layers for facts in platforms),
+        secrets=_merged_secrets(platforms),
     )
+
+
+def _merged_secrets(platforms: Sequence[ImageFacts]) -> tuple[SecretFinding, ...] | None:
+    if any(facts.secrets is None for facts in platforms):
+        return None  # the check scans the merged ENV and labels itself
+    return tuple(dict.fromkeys(item for facts in platforms for item in facts.secrets or ()))

@@ -176,11 +176,13 @@ class ImagePolicy:
     """Docker security checklist items checked from the image config."""
 
     user: str | None = None  # "non-root" | "any"
-    forbid_secrets_in_env: bool = False
+    forbid_secrets_in_env: bool = False  # ENV entries, by name and by value
+    forbid_secrets_in_labels: bool = False  # labels, by key and by value
     require_healthcheck: bool = False
     max_age: timedelta | None = None
     forbid_add_from_url: bool = False
     max_size_bytes: int | None = None
+    max_layers: int | None = None
     trusted_bases: tuple[str, ...] = ()
     required_labels: tuple[str, ...] = ()
 

@@ -52,10 +52,12 @@ IGNORE_KEYS = ("id", "reason", "until")
 IMAGE_KEYS = (
     "user",
     "forbid_secrets_in_env",
+    "forbid_secrets_in_labels",
     "require_healthcheck",
     "max_age",
     "forbid_add_from_url",
     "max_size",
+    "max_layers",
     "trusted_bases",
     "required_labels",
 )
@@ -269,10 +271,12 @@ def compile_image(ctx: Context, path: PathKey, value: object) -> ImagePolicy | N
     return ImagePolicy(
         user=_one(ctx, path, section, "user", _user),
         forbid_secrets_in_env=_flag(ctx, path, section, "forbid_secrets_in_env", False),
+        forbid_secrets_in_labels=_flag(ctx, path, section, "forbid_secrets_in_labels", False),
         require_healthcheck=_flag(ctx, path, section, "require_healthcheck", False),
         max_age=_optional(ctx, path, section, "max_age", parse_duration),
         forbid_add_from_url=_flag(ctx, path, section, "forbid_add_from_url", False),
         max_size_bytes=_optional(ctx, path, section, "max_size", parse_size),
+        max_layers=_one(ctx, path, section, "max_layers", _positive),
         trusted_bases=_list(ctx, path, section, "trusted_bases", f.string),
         required_labels=_list(ctx, path, section, "required_labels", f.string),
     )
@@ -291,6 +295,10 @@ def _optional(
     if key not in section:
         return None
     return f.parsed(ctx, (*path, key), section[key], parse)
+
+
+def _positive(ctx: Context, path: PathKey, value: object) -> int | None:
+    return f.integer(ctx, path, value, 1)
 
 
 def _user(ctx: Context, path: PathKey, value: object) -> str | None:

@@ -17,10 +17,13 @@ def slsa_statement(
     ref: str = "refs/heads/main",
     builder_id: str = HOSTED_RUNNER,
     predicate_type: str = SLSA_V1,
+    images: tuple[str, ...] = (),
 ) -> bytes:
     """A Statement v1 with a GitHub Actions workflow provenance predicate about ``image_digest``.
 
-    Shaped like the real one in tests/assets/provenance (actions/attest-build-provenance).
+    Shaped like the real one in tests/assets/provenance (actions/attest-build-provenance);
+    ``images`` adds resolved dependencies as BuildKit names base images
+    (``pkg:docker/alpine@3.20?platform=linux%2Famd64``), each with a sha256 digest.
     """
     algorithm, _, hex_digest = image_digest.partition(":")
     return go_json(
@@ -40,7 +43,8 @@ def slsa_statement(
                     },
                     "internalParameters": {"github": {"event_name": "push"}},
                     "resolvedDependencies": [
-                        {"uri": f"git+{repository}@{ref}", "digest": {"gitCommit": "0" * 40}}
+                        {"uri": f"git+{repository}@{ref}", "digest": {"gitCommit": "0" * 40}},
+                        *({"uri": uri, "digest": {"sha256": "b" * 64}} for uri in images),
                     ],
                 },
                 "runDetails": {

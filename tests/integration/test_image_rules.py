@@ -55,7 +55,7 @@ def inspect(gate: Process, ref: str) -> tuple[int, str]:
             "secret",
             {**GOOD, "Env": ["API_TOKEN=hunter2"]},
             None,
-            "environment variables look like secrets baked into the image: API_TOKEN",
+            "secrets baked into the image: ENV API_TOKEN (named like a secret)",
         ),
         (
             "nohealth",

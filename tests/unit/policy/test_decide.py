@@ -819,8 +819,8 @@ IMAGES = [
             )
         ),
         (
-            "environment variables look like secrets baked into the image:"
-            " DB_PASSWORD, github_token, API_KEY",
+            "secrets baked into the image: ENV DB_PASSWORD (named like a secret),"
+            " ENV github_token (named like a secret), ENV API_KEY (named like a secret)",
         ),
     ),
     ("secrets-allowed", ImagePolicy(), ImageFacts(env=("DB_PASSWORD=hunter2",)), ()),
@@ -891,13 +891,16 @@ IMAGES = [
         "base-unknown",
         ImagePolicy(trusted_bases=("docker.io/library/alpine",)),
         ImageFacts(),
-        (f"base image unknown: label {BASE} is not set",),
+        (f"base image unknown: no signed provenance names it, and label {BASE} is not set",),
     ),
     (
         "base-untrusted",
         ImagePolicy(trusted_bases=("docker.io/library/alpine",)),
         ImageFacts(labels={BASE: "docker.io/library/alpine-evil:1"}),
-        ("base image docker.io/library/alpine-evil:1 is untrusted",),
+        (
+            "base image docker.io/library/alpine-evil:1 is untrusted"
+            f" (read from label {BASE}: no signed provenance names it)",
+        ),
     ),
     (
         "base-trusted-tag",

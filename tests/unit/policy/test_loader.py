@@ -117,10 +117,12 @@ def test_every_section_compiles(in_tmp: Path) -> None:
             image:
               user: non-root
               forbid_secrets_in_env: true
+              forbid_secrets_in_labels: true
               require_healthcheck: true
               max_age: 90d
               forbid_add_from_url: true
               max_size: 500MiB
+              max_layers: 40
               trusted_bases: [docker.io/library/alpine]
               required_labels: [org.opencontainers.image.source]
         """
@@ -167,10 +169,12 @@ def test_every_section_compiles(in_tmp: Path) -> None:
     assert rule.image == ImagePolicy(
         user="non-root",
         forbid_secrets_in_env=True,
+        forbid_secrets_in_labels=True,
         require_healthcheck=True,
         max_age=timedelta(days=90),
         forbid_add_from_url=True,
         max_size_bytes=500 * 1024**2,
+        max_layers=40,
         trusted_bases=("docker.io/library/alpine",),
         required_labels=("org.opencontainers.image.source",),
     )
@@ -520,6 +524,8 @@ INVALID = [
               max_age: 0
               trusted_bases: docker.io/library
               required_labels: [""]
+              max_layers: 0
+              forbid_secrets_in_labels: "yes"
         """,
         [
             "p.yaml:5: rules[0].scan.deny_severities[0]: unknown severity 'SEVERE'"
@@ -537,6 +543,8 @@ INVALID = [
             "p.yaml:16: rules[0].image.max_age: duration must be at least 1 second, got 0",
             "p.yaml:17: rules[0].image.trusted_bases: expected a list, got a string",
             "p.yaml:18: rules[0].image.required_labels[0]: must not be empty",
+            "p.yaml:19: rules[0].image.max_layers: must be at least 1, got 0",
+            "p.yaml:20: rules[0].image.forbid_secrets_in_labels: expected a boolean, got a string",
         ],
         True,
     ),
