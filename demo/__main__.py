@@ -271,6 +271,27 @@ def run_demo(
                 f"{clip('; '.join(entry['reasons']), 80)}"
             )
 
+    step("metrics (GET /metrics, an excerpt): decisions by outcome, rule and reason code")
+    print_metrics(gate, dry)
+
+
+_SHOWN_METRICS = (
+    "gatekeeper_decisions_total",
+    "gatekeeper_decision_reasons_total",
+    "gatekeeper_requests_total",
+    "gatekeeper_cache_hits_total",
+    "gatekeeper_policy_info",
+)
+
+
+def print_metrics(gate: Process, dry: Process) -> None:
+    for name, process in (("enforcing gatekeeper", gate), ("dry-run gatekeeper", dry)):
+        print(f"  {DIM}{name}{END}")
+        text = requests.get(f"{process.url}/metrics", timeout=10).text
+        for line in text.splitlines():
+            if line.startswith(_SHOWN_METRICS) and not line.rstrip().endswith(" 0.0"):
+                print(f"  {clip(line, 150)}")
+
 
 if __name__ == "__main__":
     raise SystemExit(main())
