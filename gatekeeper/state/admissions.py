@@ -140,6 +140,8 @@ class MemoryAdmissionStore:
             return
         now = self._clock()
         repo = self._repositories.get(repository)
+        if repo is not None and self._fresh(repo, kind, unique, fingerprint, value, now):
+            return
         if repo is None:
             repo = self._repositories[repository] = _Repository()
         before = len(repo)
@@ -155,6 +157,31 @@ class MemoryAdmissionStore:
         self._total += len(repo) - before
         self._resized(repository, repo)
         self._share_fairly(group)
+
+    def _fresh(
+        self,
+        repo: _Repository,
+        kind: Kind,
+        digests: list[str],
+        fingerprint: str,
+        value: str,
+        now: float,
+    ) -> bool:
+        """True when this very admission was written less than a quarter TTL ago.
+
+        A warm image is pulled again and again: rewriting its records each time (and
+        re-ranking the repository) is work that changes nothing but the expiry, and the
+        records still outlive the last pull by at least three quarters of the TTL.
+        """
+        first = repo.records.get((kind, digests[0]))
+        if (
+            first is None
+            or first.fingerprint != fingerprint
+            or first.value != value
+            or first.expires - now < 0.75 * self.ttl
+        ):
+            return False
+        return all(repo.records.get((kind, digest)) is first for digest in digests[1:])
 
     def get(self, kind: Kind, repository: str, digest: str, fingerprint: str) -> str | None:
         repo = self._repositories.get(repository)

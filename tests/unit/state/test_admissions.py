@@ -91,3 +91,21 @@ async def test_total_stays_bounded_whatever_the_shape(size: int) -> None:
         assert store.entries <= 50
     await store.open_blobs("last", digests("l", size), "fp")
     assert all([await store.blob_opened("last", d, "fp") for d in digests("l", size)])
+
+
+async def test_a_fresh_admission_is_not_rewritten_but_still_counts() -> None:
+    now = [0.0]
+    store = MemoryAdmissionStore(100, 1000, 100, clock=lambda: now[0])
+    await store.open_blobs("r", ["sha256:a", "sha256:b"], "fp")
+    now[0] = 10.0  # within a quarter TTL: the same admission again changes nothing
+    await store.open_blobs("r", ["sha256:a", "sha256:b"], "fp")
+    now[0] = 99.0  # the first write's expiry is still in force
+    assert await store.blob_opened("r", "sha256:b", "fp")
+    now[0] = 101.0
+    assert not await store.blob_opened("r", "sha256:b", "fp")
+    now[0] = 200.0  # written again after a quarter TTL: extended
+    await store.open_blobs("r", ["sha256:a", "sha256:b"], "fp")
+    now[0] = 260.0
+    await store.open_blobs("r", ["sha256:a", "sha256:b"], "fp")
+    now[0] = 350.0
+    assert await store.blob_opened("r", "sha256:a", "fp")
