@@ -24,18 +24,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 
-from cachetools import TTLCache
-
 from gatekeeper.admission.evidence import SignatureGatherer, Subject
 from gatekeeper.errors import GatekeeperError
 from gatekeeper.gatherers.artifacts import INDEX_LIMIT
-from gatekeeper.gatherers.signatures import SignatureCacheConfig
+from gatekeeper.gatherers.verdict_memo import SignatureCacheConfig, VerdictMemo
 from gatekeeper.oci.digest import tag_fallback
 from gatekeeper.oci.manifest import Descriptor, parse_manifest
 from gatekeeper.policy.evidence import SignatureEvidence
 from gatekeeper.policy.model import SignaturePolicy
 from gatekeeper.policy.notation import NotationLevel, NotationPolicy, NotationTrustPolicy
-from gatekeeper.state.singleflight import SingleFlight
 from gatekeeper.trust.errors import SignatureRejected, TrustError
 from gatekeeper.trust.limits import DEFAULT_LIMITS, TrustLimits
 from gatekeeper.trust.notation.envelope import ENVELOPE_TYPES, parse_envelope
@@ -77,13 +74,7 @@ class NotationSignatures:
         self._upstream = upstream
         self._limits = limits
         self._max_envelope = max_envelope_bytes
-        self._positive: TTLCache[CacheKey, SignatureEvidence] = TTLCache(
-            cache.max_entries, cache.positive_ttl
-        )
-        self._negative: TTLCache[CacheKey, SignatureEvidence] = TTLCache(
-            cache.max_entries, cache.negative_ttl
-        )
-        self._flights: SingleFlight[CacheKey, SignatureEvidence] = SingleFlight()
+        self._memo: VerdictMemo[CacheKey, SignatureEvidence] = VerdictMemo(cache)
         self.verifications = 0
 
     async def __call__(self, subject: Subject, policy: NotationPolicy) -> SignatureEvidence:
@@ -93,10 +84,10 @@ class NotationSignatures:
                 return chosen
             policy = chosen
         key = (subject.digest, policy)
-        cached = self._positive.get(key) or self._negative.get(key)
+        cached = self._memo.get(key)
         if cached is not None:
             return cached
-        return await self._flights.run(key, lambda: self._verify(subject, policy, key))
+        return await self._memo.run(key, lambda: self._verify(subject, policy, key))
 
     async def _verify(
         self, subject: Subject, policy: NotationPolicy, key: CacheKey
@@ -122,8 +113,7 @@ class NotationSignatures:
         )
         if policy.level is NotationLevel.AUDIT:
             evidence = _as_audit(evidence)
-        cache = self._positive if evidence.signers else self._negative
-        cache[key] = evidence
+        self._memo.keep(key, evidence, passed=bool(evidence.signers))
         return evidence
 
     async def _discover(

@@ -26,12 +26,10 @@ import logging
 from collections.abc import Sequence
 from dataclasses import replace
 
-from cachetools import TTLCache
-
 from gatekeeper.admission.evidence import Subject
 from gatekeeper.gatherers.artifacts import ArtifactKind, Discovery, RegistryArtifacts
 from gatekeeper.gatherers.materials import compiled_material
-from gatekeeper.gatherers.signatures import SignatureCacheConfig
+from gatekeeper.gatherers.verdict_memo import SignatureCacheConfig, VerdictMemo
 from gatekeeper.policy.attestation_evidence import (
     AttestationsEvidence,
     RequirementEvidence,
@@ -40,7 +38,6 @@ from gatekeeper.policy.attestation_evidence import (
 from gatekeeper.policy.attestation_model import AttestationRequirement
 from gatekeeper.policy.cel import Condition, activation, evaluate
 from gatekeeper.policy.provenance_bases import provenance_images
-from gatekeeper.state.singleflight import SingleFlight
 from gatekeeper.trust.attestations import DSSE_MEDIA_TYPE, VerifiedStatement, evaluate_attestations
 from gatekeeper.trust.limits import DEFAULT_LIMITS, TrustLimits
 from gatekeeper.upstream.client import Upstream
@@ -66,13 +63,7 @@ class RegistryStatements:
         cache = cache or SignatureCacheConfig()
         self._artifacts = RegistryArtifacts(upstream, limits.max_candidates)
         self._limits = limits
-        self._positive: TTLCache[CacheKey, RequirementEvidence] = TTLCache(
-            cache.max_entries, cache.positive_ttl
-        )
-        self._negative: TTLCache[CacheKey, RequirementEvidence] = TTLCache(
-            cache.max_entries, cache.negative_ttl
-        )
-        self._flights: SingleFlight[CacheKey, RequirementEvidence] = SingleFlight()
+        self._memo: VerdictMemo[CacheKey, RequirementEvidence] = VerdictMemo(cache)
         self.verifications = 0  # how many times artifacts were fetched and verified
 
     async def __call__(
@@ -85,10 +76,10 @@ class RegistryStatements:
         self, subject: Subject, requirement: AttestationRequirement
     ) -> RequirementEvidence:
         key = (subject.digest, requirement)
-        cached = self._positive.get(key) or self._negative.get(key)
+        cached = self._memo.get(key)
         if cached is not None:
             return cached
-        return await self._flights.run(key, lambda: self._verify(subject, requirement, key))
+        return await self._memo.run(key, lambda: self._verify(subject, requirement, key))
 
     async def _verify(
         self, subject: Subject, requirement: AttestationRequirement, key: CacheKey
@@ -105,8 +96,7 @@ class RegistryStatements:
         evidence = await asyncio.to_thread(
             judge_requirement, found, subject.digest, requirement, self._limits
         )
-        cache = self._positive if evidence.satisfied_by is not None else self._negative
-        cache[key] = evidence
+        self._memo.keep(key, evidence, passed=evidence.satisfied_by is not None)
         return evidence
 
 

@@ -18,17 +18,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
-
-from cachetools import TTLCache
 
 from gatekeeper import metrics
 from gatekeeper.admission.evidence import Subject
 from gatekeeper.gatherers.artifacts import ArtifactKind, RegistryArtifacts
 from gatekeeper.gatherers.materials import compiled_material
+from gatekeeper.gatherers.verdict_memo import SignatureCacheConfig, VerdictMemo
 from gatekeeper.policy.evidence import SignatureEvidence
 from gatekeeper.policy.model import SignaturePolicy
-from gatekeeper.state.singleflight import SingleFlight
 from gatekeeper.trust.bundles import COSIGN_SIGN_PREDICATE
 from gatekeeper.trust.cosign_legacy import SIMPLE_SIGNING_MEDIA_TYPE
 from gatekeeper.trust.limits import DEFAULT_LIMITS, TrustLimits
@@ -42,11 +39,7 @@ CacheKey = tuple[str, str, SignaturePolicy]
 _COUNTS = metrics.cache("signatures")
 
 
-@dataclass(frozen=True, slots=True)
-class SignatureCacheConfig:
-    positive_ttl: float = 300.0
-    negative_ttl: float = 10.0
-    max_entries: int = 10_000
+_CACHE = SignatureCacheConfig()
 
 
 class RegistrySignatures:
@@ -57,7 +50,7 @@ class RegistrySignatures:
         upstream: Upstream,
         *,
         limits: TrustLimits = DEFAULT_LIMITS,
-        cache: SignatureCacheConfig = SignatureCacheConfig(),
+        cache: SignatureCacheConfig = _CACHE,
     ) -> None:
         self._artifacts = RegistryArtifacts(upstream, limits.max_candidates)
         self._kind = ArtifactKind(
@@ -68,23 +61,17 @@ class RegistrySignatures:
             max_bundle_bytes=limits.max_bundle_bytes,
         )
         self._limits = limits
-        self._positive: TTLCache[CacheKey, SignatureEvidence] = TTLCache(
-            cache.max_entries, cache.positive_ttl
-        )
-        self._negative: TTLCache[CacheKey, SignatureEvidence] = TTLCache(
-            cache.max_entries, cache.negative_ttl
-        )
-        self._flights: SingleFlight[CacheKey, SignatureEvidence] = SingleFlight()
+        self._memo: VerdictMemo[CacheKey, SignatureEvidence] = VerdictMemo(cache)
         self.verifications = 0  # how many times artifacts were fetched and verified
 
     async def __call__(self, subject: Subject, policy: SignaturePolicy) -> SignatureEvidence:
         material = compiled_material(policy)  # parsed with the policy, never re-read here
         key = (subject.digest, material.fingerprint, policy)
-        cached = self._positive.get(key) or self._negative.get(key)
+        cached = self._memo.get(key)
         _COUNTS.count(cached is not None)
         if cached is not None:
             return cached
-        return await self._flights.run(key, lambda: self._verify(subject, policy, material, key))
+        return await self._memo.run(key, lambda: self._verify(subject, policy, material, key))
 
     async def _verify(
         self,
@@ -109,6 +96,5 @@ class RegistrySignatures:
             evidence = SignatureEvidence(
                 evidence.signers, evidence.looked_at, (*found.problems, *evidence.problems)
             )
-        cache = self._positive if len(evidence.signers) >= policy.threshold else self._negative
-        cache[key] = evidence
+        self._memo.keep(key, evidence, passed=len(evidence.signers) >= policy.threshold)
         return evidence

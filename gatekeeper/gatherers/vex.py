@@ -21,19 +21,16 @@ import asyncio
 import logging
 from dataclasses import replace
 
-from cachetools import TTLCache
-
 from gatekeeper.admission.evidence import ScanGatherer, Subject
 from gatekeeper.errors import GatekeeperError
 from gatekeeper.gatherers.artifacts import ArtifactKind, Discovery, RegistryArtifacts
 from gatekeeper.gatherers.materials import compiled_material
-from gatekeeper.gatherers.signatures import SignatureCacheConfig
+from gatekeeper.gatherers.verdict_memo import SignatureCacheConfig, VerdictMemo
 from gatekeeper.policy.evidence import ScanEvidence
 from gatekeeper.policy.model import ScanPolicy, SignaturePolicy
 from gatekeeper.policy.vex_evidence import VexEvidence, VexStatement
 from gatekeeper.policy.vex_model import VexPolicy
 from gatekeeper.scans.openvex import VEX_PREDICATES, VexProblem, image_statements
-from gatekeeper.state.singleflight import SingleFlight
 from gatekeeper.trust.attestations import DSSE_MEDIA_TYPE, evaluate_attestations
 from gatekeeper.trust.limits import DEFAULT_LIMITS, TrustLimits
 from gatekeeper.trust.verify import bounded
@@ -66,21 +63,15 @@ class RegistryVex:
             max_bundle_bytes=limits.max_attestation_bytes,
         )
         self._limits = limits
-        self._positive: TTLCache[CacheKey, VexEvidence] = TTLCache(
-            cache.max_entries, cache.positive_ttl
-        )
-        self._negative: TTLCache[CacheKey, VexEvidence] = TTLCache(
-            cache.max_entries, cache.negative_ttl
-        )
-        self._flights: SingleFlight[CacheKey, VexEvidence] = SingleFlight()
+        self._memo: VerdictMemo[CacheKey, VexEvidence] = VerdictMemo(cache)
         self.verifications = 0
 
     async def __call__(self, subject: Subject, policy: VexPolicy) -> VexEvidence:
         key = (subject.digest, policy)
-        cached = self._positive.get(key) or self._negative.get(key)
+        cached = self._memo.get(key)
         if cached is not None:
             return cached
-        return await self._flights.run(key, lambda: self._verify(subject, policy, key))
+        return await self._memo.run(key, lambda: self._verify(subject, policy, key))
 
     async def _verify(self, subject: Subject, policy: VexPolicy, key: CacheKey) -> VexEvidence:
         self.verifications += 1
@@ -88,7 +79,7 @@ class RegistryVex:
         evidence = await asyncio.to_thread(
             read_vex, found, subject.digest, policy.signers, self._limits
         )
-        (self._positive if evidence.statements else self._negative)[key] = evidence
+        self._memo.keep(key, evidence, passed=bool(evidence.statements))
         return evidence
 
 
